@@ -1,0 +1,1 @@
+"""Subcommands of the ``gpen-hf`` CLI; each module has ``register(subparsers)``."""
