@@ -80,12 +80,13 @@ def _indices(state_dict: dict[str, torch.Tensor], pattern: str) -> list[int]:
 def _infer_widths(observed: dict[int, int], source: str) -> tuple[int, float]:
     """Find (channel_multiplier, narrow) whose channel table reproduces the observed widths."""
     c4 = observed[4]
-    narrow_candidates = [c4 / 512, (c4 + 0.5) / 512]
+    # Widths are int(base * narrow), so many narrows fit: prefer the shortest decimal (0.3 over 0.2988...).
+    narrow_candidates = [round(c4 / 512, digits) for digits in (2, 3, 4, 6)] + [c4 / 512, (c4 + 0.5) / 512]
     for narrow in narrow_candidates:
         for cm in (1, 2, 3, 4, 8):
             table = channel_table(cm, narrow)
             if all(table[r] == c for r, c in observed.items()):
-                return cm, round(narrow, 6) if int(512 * round(narrow, 6)) == c4 else narrow
+                return cm, narrow
     raise OriginalCheckpointError(
         f"{source}: channel widths {observed} do not fit the GPEN channel table for any channel_multiplier/narrow"
     )

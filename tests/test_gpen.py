@@ -1,0 +1,137 @@
+"""GPENModel: exact agreement with the authors' outputs, Hub round trips, dtypes, noise modes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gpen_hf import GPENModel, set_reference_mode
+
+FIXTURES = Path(__file__).parent / "fixtures" / "conformance"
+TINY = dict(resolution=32, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.125)
+
+
+def _conformance(name: str):
+    folder = FIXTURES / name
+    return folder / "model.pth", torch.from_numpy(np.load(folder / "input.npy")), np.load(folder / "output.npy")
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+def test_matches_authors_output(reference: bool) -> None:
+    path, x, expected = _conformance("gen64_concat")
+    model = GPENModel.from_original_checkpoint(path)
+    set_reference_mode(model, reference)
+    with torch.no_grad():
+        out = model(x).sample
+    assert out.shape == expected.shape
+    assert np.abs(out.numpy() - expected).max() <= 1e-4
+
+
+def test_inferred_config_of_conformance_checkpoint() -> None:
+    path, _, _ = _conformance("gen64_concat")
+    config = json.loads((FIXTURES / "gen64_concat" / "config.json").read_text())
+    model = GPENModel.from_original_checkpoint(path)
+    assert model.config.resolution == config["size"]
+    assert model.config.style_dim == config["style_dim"]
+    assert model.config.n_mlp == config["n_mlp"]
+    assert model.config.channel_multiplier == config["channel_multiplier"]
+    assert model.config.narrow == config["narrow"]
+    assert model.config.noise_mode == "concat"
+    assert not model.training
+
+
+def test_noise_weights_matter() -> None:
+    """The encoder → decoder skip path is live: zeroing the injection weights changes the output."""
+    path, x, expected = _conformance("gen64_concat")
+    model = GPENModel.from_original_checkpoint(path)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("noise.weight"):
+                p.zero_()
+        out = model(x).sample
+    assert np.abs(out.numpy() - expected).max() > 0.1
+
+
+@pytest.mark.parametrize("noise_mode", ["concat", "add", "none"])
+def test_forward_shapes_and_modes(noise_mode: str) -> None:
+    torch.manual_seed(0)
+    model = GPENModel(**TINY, noise_mode=noise_mode).eval()
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    out = model(x)
+    assert out.sample.shape == (2, 3, 32, 32)
+    assert out.latent.shape == (2, 32)
+    (tuple_out,) = model(x, return_dict=False)
+    assert torch.equal(tuple_out, out.sample)
+    has_noise = any(n.endswith("noise.weight") for n, _ in model.named_parameters())
+    assert has_noise == (noise_mode != "none")
+    # Deterministic: the encoder features replace the random noise everywhere.
+    assert torch.equal(model(x).sample, out.sample)
+
+
+def test_concat_doubles_activation_width() -> None:
+    concat = GPENModel(**TINY, noise_mode="concat")
+    add = GPENModel(**TINY, noise_mode="add")
+    c4 = concat.generator.input.input.shape[1]
+    assert concat.generator.conv1.activate.bias.shape[0] == 2 * c4
+    assert add.generator.conv1.activate.bias.shape[0] == c4
+
+
+def test_rejects_wrong_input_shape() -> None:
+    model = GPENModel(**TINY)
+    with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
+        model(torch.zeros(1, 3, 64, 64))
+    with pytest.raises(ValueError, match="power of two"):
+        GPENModel(resolution=100)
+
+
+def test_backward_reaches_every_parameter() -> None:
+    torch.manual_seed(0)
+    model = GPENModel(**TINY)
+    with torch.no_grad():  # noise weights start at 0, which blocks gradients to the encoder features
+        for name, p in model.named_parameters():
+            if name.endswith("noise.weight"):
+                p.fill_(0.1)
+    model(torch.rand(2, 3, 32, 32) * 2 - 1).sample.square().mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = GPENModel(**TINY).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "config.json").is_file()
+    assert (tmp_path / "diffusion_pytorch_model.safetensors").is_file()
+    loaded = GPENModel.from_pretrained(tmp_path)
+    assert not loaded.training
+    assert dict(loaded.config)["narrow"] == 0.125
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x).sample, loaded(x).sample)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("low_cpu_mem_usage", [True, False])
+def test_from_pretrained_options(tmp_path: Path, low_cpu_mem_usage: bool) -> None:
+    torch.manual_seed(0)
+    model = GPENModel(**TINY)
+    model.to(torch.float16).save_pretrained(tmp_path / "repo" / "gen", variant="fp16")
+    assert (tmp_path / "repo" / "gen" / "diffusion_pytorch_model.fp16.safetensors").is_file()
+    loaded = GPENModel.from_pretrained(tmp_path / "repo", subfolder="gen", variant="fp16",
+                                       torch_dtype=torch.bfloat16, low_cpu_mem_usage=low_cpu_mem_usage)
+    assert loaded.dtype == torch.bfloat16
+    ref = model.to(torch.float16).state_dict()
+    for key, value in loaded.state_dict().items():
+        assert torch.allclose(value.float(), ref[key].float(), rtol=1e-2, atol=1e-3), key
+    with torch.no_grad():
+        out = loaded(torch.zeros(1, 3, 32, 32, dtype=torch.bfloat16)).sample
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+
+
+def test_push_to_hub_is_available() -> None:
+    assert callable(getattr(GPENModel, "push_to_hub", None))
