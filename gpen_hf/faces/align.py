@@ -28,6 +28,26 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
 
 
+def footprint(matrix: np.ndarray, resolution: int, size: tuple[int, int], pad: int = 3) -> tuple[int, int, int, int]:
+    """Integer box ``(x0, y0, x1, y1)`` of the photo (``size`` = (width, height)) that a crop covers.
+
+    Working on this region instead of the whole photo keeps warps cheap on very large images.
+    """
+    corners = np.array([[0, 0], [resolution, 0], [0, resolution], [resolution, resolution]], np.float64)
+    pts = transform_points(corners, invert_affine(matrix))
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int) - pad
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + pad
+    w, h = size
+    return max(0, x0), max(0, y0), max(min(w, x1), max(0, x0) + 1), max(min(h, y1), max(0, y0) + 1)
+
+
+def shift_affine(matrix: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """The transform for a sub-image whose origin is at (dx, dy) of the image ``matrix`` applies to."""
+    shifted = np.asarray(matrix, np.float64).copy()
+    shifted[:, 2] += shifted[:, :2] @ np.array([dx, dy], np.float64)
+    return shifted
+
+
 def affine_scale(matrix: np.ndarray) -> float:
     """Isotropic scale of a similarity transform (crop pixels per photo pixel)."""
     return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix)[:, :2]))))
@@ -64,18 +84,18 @@ class FaceAligner:
     def warp(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crop the face: returns ``(crop, matrix)`` where ``matrix`` maps photo pixels to crop pixels."""
         matrix = self.estimate(landmarks)
+        x0, y0, x1, y1 = footprint(matrix, self.resolution, (image.shape[1], image.shape[0]))
+        source = image[y0:y1, x0:x1]
+        local = shift_affine(matrix, x0, y0)
         scale = affine_scale(matrix)
-        source = image
-        pre = np.eye(3)
         if scale < self.antialias_below:
             factor = min(1.0, 1.05 * scale)
-            h, w = image.shape[:2]
+            h, w = source.shape[:2]
             size = (max(1, round(w * factor)), max(1, round(h * factor)))
-            source = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            pre = np.diag([size[0] / w, size[1] / h, 1.0])
-        # matrix on the (possibly shrunk) source = matrix on the photo ∘ inverse of the shrink
-        local = np.vstack([matrix, [0, 0, 1]]) @ np.linalg.inv(pre)
-        crop = cv2.warpAffine(source, local[:2], (self.resolution, self.resolution), flags=cv2.INTER_LINEAR,
+            source = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
+            # transform on the shrunk region = transform on the region ∘ inverse of the shrink
+            local = local @ np.diag([w / size[0], h / size[1], 1.0])
+        crop = cv2.warpAffine(source, local, (self.resolution, self.resolution), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT)
         return crop, matrix
 

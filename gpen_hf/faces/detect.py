@@ -133,7 +133,12 @@ class FaceDetector:
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         image = bgr if size == (w, h) else cv2.resize(bgr, size, interpolation=interp)
         self._net.setInputSize(size)
-        _, faces = self._net.detect(image)
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # OpenCV 5 warns on every first run
+        try:
+            _, faces = self._net.detect(image)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         if faces is None or len(faces) == 0:
             return Detections.empty()
         faces = faces.astype(np.float32)

@@ -13,7 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from gpen_hf.faces.align import FaceAligner
+from gpen_hf.faces.align import FaceAligner, footprint, shift_affine
 
 
 @lru_cache(maxsize=8)
@@ -53,10 +53,14 @@ def paste_faces(
     if len(faces) != len(matrices):
         raise ValueError(f"got {len(faces)} faces for {len(matrices)} transforms")
     h, w = image.shape[:2]
-    out = image.astype(np.float32)
+    out = image.copy()
     for face, matrix in zip(faces, matrices):
         crop_mask = feather_mask(face.shape[0]) if mask is None else mask
-        back = aligner.inverse_warp(face.astype(np.float32), matrix, (w, h))
-        alpha = aligner.inverse_warp(crop_mask, matrix, (w, h), cubic=False)[:, :, None]
-        out = out * (1.0 - alpha) + back * alpha
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        x0, y0, x1, y1 = footprint(matrix, face.shape[0], (w, h))
+        local = shift_affine(matrix, x0, y0)
+        back = aligner.inverse_warp(face.astype(np.float32), local, (x1 - x0, y1 - y0))
+        alpha = aligner.inverse_warp(crop_mask, local, (x1 - x0, y1 - y0), cubic=False)
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        blended = region * (1.0 - alpha[:, :, None]) + back.reshape(region.shape) * alpha[:, :, None]
+        out[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,107 @@
+"""``gpen-hf restore``: restore the faces of photos (files, folders or globs) into an output folder.
+
+Prints one summary line per image, keeps going past unreadable files, and exits 1 at the end if any
+input failed (2 when nothing could be loaded to begin with, e.g. no model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from pathlib import Path
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("restore", help="restore the faces in photos",
+                                   description="Detect, align, restore and paste back every face of each photo.")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the restored images")
+    parser.add_argument("--model", default=None, help="model folder or Hub repo id (default: the shipped model)")
+    parser.add_argument("--aligned", action="store_true", help="inputs are already aligned face crops")
+    parser.add_argument("--save-faces", action="store_true",
+                        help="also save each aligned input crop and restored face under OUTDIR/faces/")
+    parser.add_argument("--alpha", type=float, default=1.0,
+                        help="fidelity blend: 1 = restored face only, 0 = input face (default 1)")
+    parser.add_argument("--upscale", type=float, default=1.0, help="output size factor (Lanczos background)")
+    parser.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
+    parser.add_argument("--max-faces", type=int, default=None, help="restore at most this many (largest) faces")
+    parser.add_argument("--batch-size", type=int, default=4, help="faces per model call (default 4)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
+                        help="model precision (default float32)")
+    parser.add_argument("--ext", default=None, help="output extension, e.g. png or jpg (default: png)")
+    parser.set_defaults(func=run)
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files as given, folders' image files (sorted, not recursive), glob matches; a pattern matching
+    nothing is kept as-is so it is reported as a failure instead of silently skipped."""
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()))
+        elif any(ch in item for ch in "*?[") and not path.exists():
+            matches = sorted(Path(m) for m in glob.glob(item))
+            paths.extend(matches if matches else [path])
+        else:
+            paths.append(path)
+    return paths
+
+
+def _output_path(outdir: Path, source: Path, ext: str | None, has_alpha: bool) -> Path:
+    suffix = "." + ext.lstrip(".") if ext else ".png"
+    if has_alpha and suffix.lower() not in (".png", ".webp", ".tif", ".tiff"):
+        suffix = ".png"  # keep the transparency the input had
+    return outdir / (source.stem + suffix)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from gpen_hf.image_io import ImageLoadError, save_image
+    from gpen_hf.pipeline import GPENPipeline
+
+    paths = expand_inputs(args.inputs)
+    if not paths:
+        print("gpen-hf restore: no input images found", file=sys.stderr)
+        return 2
+    try:
+        pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype), device=args.device)
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"gpen-hf restore: cannot load the model: {err}", file=sys.stderr)
+        return 2
+    outdir = Path(args.output)
+    outdir.mkdir(parents=True, exist_ok=True)
+    failed: list[str] = []
+    for path in tqdm(paths, desc="restore", unit="img", file=sys.stderr, disable=len(paths) < 2):
+        start = time.perf_counter()
+        try:
+            result = pipe(path, aligned=args.aligned,
+                          alpha=args.alpha, upscale=args.upscale, only_center_face=args.only_center_face,
+                          max_faces=args.max_faces, batch_size=args.batch_size, output_type="np")
+        except (ImageLoadError, ValueError, RuntimeError, OSError) as err:
+            failed.append(str(path))
+            reason = str(err) if str(path) in str(err) else f"{path}: {err}"
+            tqdm.write(f"FAILED {reason}", file=sys.stderr)
+            continue
+        image = result.image
+        target = _output_path(outdir, path, args.ext, image.shape[2] == 4)
+        save_image(target, image[:, :, :3], image[:, :, 3] if image.shape[2] == 4 else None)
+        if args.save_faces:
+            for k, (crop, face) in enumerate(zip(result.cropped_faces, result.restored_faces)):
+                save_image(outdir / "faces" / f"{path.stem}_{k:02d}_input.png", crop)
+                save_image(outdir / "faces" / f"{path.stem}_{k:02d}_restored.png", face)
+        note = "" if result.num_faces else " (no face found: saved unchanged)"
+        tqdm.write(f"{path}: {result.num_faces} face(s), {time.perf_counter() - start:.2f} s -> {target}{note}")
+    if failed:
+        print(f"gpen-hf restore: {len(failed)} of {len(paths)} input(s) failed: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
