@@ -1,0 +1,147 @@
+"""Training data: a folder of aligned faces, turned into HQ images (stage 1) or LQ/HQ pairs (stage 2).
+
+Determinism is by *stream position*, not by worker: the run reads one endless stream of samples (epoch ``e``
+is a permutation seeded by ``(seed, e)``), micro-batch ``m`` of rank ``r`` holds positions
+``m·B·W + r·B … + B − 1`` and every random choice of sample ``p`` (which face, the degradation, the flip) comes
+from ``numpy.random.default_rng([seed, p])``. So a resumed run continues with exactly the batches the
+uninterrupted one would have seen, for any number of data-loader workers.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+#: faces are kept in memory (uint8, at the training resolution) up to this many bytes, else read on demand
+MAX_CACHE_BYTES = 2 * 1024**3
+
+
+def find_images(root: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
+    """Image files under ``root`` (recursive, sorted); a clear error if there are none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"training data directory {str(root)!r} does not exist")
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
+    if not paths:
+        raise ValueError(f"no images found in {str(root)!r} (searched recursively for {', '.join(extensions)})")
+    return paths
+
+
+def load_face(path: Path, resolution: int) -> np.ndarray:
+    """Read an aligned face as RGB uint8 and resize it to ``resolution``² (area filter when shrinking)."""
+    with Image.open(path) as im:
+        rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    if rgb.shape[:2] != (resolution, resolution):
+        if rgb.shape[0] != rgb.shape[1]:
+            raise ValueError(f"{path}: aligned faces must be square, got {rgb.shape[1]}x{rgb.shape[0]}")
+        interp = cv2.INTER_AREA if rgb.shape[0] > resolution else cv2.INTER_CUBIC
+        rgb = cv2.resize(rgb, (resolution, resolution), interpolation=interp)
+    return np.ascontiguousarray(rgb)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 H×W×3 → float (3, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+
+
+class FaceStream(Dataset):
+    """Aligned faces addressed by stream position (see the module docstring); item = ``{"target": HQ}``.
+
+    Args:
+        root: folder of aligned square faces (any of :data:`IMAGE_EXTENSIONS`, searched recursively).
+        resolution: training size; faces are resized to it once.
+        seed: seed of the permutations and of per-sample randomness.
+        flip_prob: probability of a horizontal flip of the HQ face (StyleGAN2's x-flips).
+    """
+
+    def __init__(self, root: str | Path, resolution: int, seed: int = 0, flip_prob: float = 0.5):
+        self.paths = find_images(root)
+        self.resolution = resolution
+        self.seed = seed
+        self.flip_prob = flip_prob
+        self._cache: list[np.ndarray] | None = None
+        if len(self.paths) * resolution * resolution * 3 <= MAX_CACHE_BYTES:
+            self._cache = [load_face(p, resolution) for p in self.paths]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @functools.lru_cache(maxsize=2)
+    def _permutation(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch, 7]).permutation(len(self.paths))
+
+    def face(self, position: int) -> np.ndarray:
+        """The HQ face at stream ``position`` (uint8 H×W×3)."""
+        epoch, offset = divmod(int(position), len(self.paths))
+        index = int(self._permutation(epoch)[offset])
+        return self._cache[index] if self._cache is not None else load_face(self.paths[index], self.resolution)
+
+    def rng(self, position: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, int(position)])
+
+    def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
+        face = self.face(position)
+        if self.rng(position).random() < self.flip_prob:
+            face = face[:, ::-1]
+        return {"target": to_tensor(face)}
+
+
+class DegradedPairStream(FaceStream):
+    """LQ/HQ pairs made on the fly with :mod:`gpen_hf.degradation`; item = ``{"target", "lq"}`` in [-1, 1].
+
+    ``preset`` is ``"paper"`` or ``"gfpgan"``; the gfpgan preset's flips apply to both images.
+    """
+
+    def __init__(self, root: str | Path, resolution: int, seed: int = 0, preset: str = "paper"):
+        from gpen_hf import degradation
+
+        if preset not in degradation.PRESETS:
+            raise ValueError(f"unknown degradation preset {preset!r}; choose from {sorted(degradation.PRESETS)}")
+        super().__init__(root, resolution, seed, flip_prob=0.0)
+        self.preset = preset
+
+    def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
+        from gpen_hf import degradation
+
+        params = degradation.sample(self.rng(position), self.preset, resolution=self.resolution)
+        target, lq = degradation.degrade_pair(self.face(position), params)
+        return {"target": to_tensor(target), "lq": to_tensor(lq)}
+
+
+class StreamSampler(Sampler[int]):
+    """Endless stream positions for one rank, starting at micro-batch ``start_batch`` (for resuming)."""
+
+    def __init__(self, batch_size: int, rank: int = 0, world_size: int = 1, start_batch: int = 0):
+        self.batch_size, self.rank, self.world_size, self.start_batch = batch_size, rank, world_size, start_batch
+
+    def __iter__(self) -> Iterator[int]:
+        batch = self.start_batch
+        while True:
+            first = (batch * self.world_size + self.rank) * self.batch_size
+            yield from range(first, first + self.batch_size)
+            batch += 1
+
+
+def _worker_init(_: int) -> None:
+    # Degradation is numpy/OpenCV work: one thread per worker so the workers don't fight the training step.
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def make_loader(dataset: Dataset, batch_size: int, rank: int = 0, world_size: int = 1, start_batch: int = 0,
+                num_workers: int = 1) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless iterator of this rank's micro-batches, from micro-batch ``start_batch`` on."""
+    sampler = StreamSampler(batch_size, rank, world_size, start_batch)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                        worker_init_fn=_worker_init if num_workers else None,
+                        persistent_workers=num_workers > 0, prefetch_factor=4 if num_workers else None,
+                        generator=torch.Generator().manual_seed(0))  # keep the global RNG untouched
+    return iter(loader)

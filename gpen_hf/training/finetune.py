@@ -1,0 +1,210 @@
+"""Stage 2 (GPEN fine-tuning) training loop; ``training/finetune.py`` is its command line.
+
+Loss as in the paper: G minimises L_A + alpha·L_C + beta·L_F (+ optional LPIPS), D the logistic loss + lazy R1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from gpen_hf.models import GPENDiscriminator, GPENModel
+
+from .checkpointing import TrainState, make_ema, requires_grad, save_checkpoint
+from .data import DegradedPairStream, make_loader
+from .loop import Throughput, log_grid, make_accelerator, make_adam, make_scheduler, push_to_hub, resume, to_uint8_grid
+from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
+from .prior import gpen_from_prior
+
+logger = logging.getLogger(__name__)
+
+ARCH_KEYS = ("resolution", "style_dim", "n_mlp", "channel_multiplier", "narrow", "noise_mode")
+
+
+def _subfolder(path: str, name: str) -> str | None:
+    """``name`` if the local folder has it (the layout this script writes), else None (config at the root)."""
+    return name if (Path(path) / name / "config.json").is_file() else None
+
+
+def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator]:
+    """GPENModel from --pretrained_model_name_or_path, or from --pretrained_prior, or new; and its D."""
+    arch = {k: getattr(args, k) for k in ARCH_KEYS}
+    disc = None
+    if args.pretrained_model_name_or_path:
+        src = args.pretrained_model_name_or_path
+        model = GPENModel.from_pretrained(src, subfolder=_subfolder(src, "generator"))
+        clashes = {k: v for k, v in arch.items() if v is not None and k != "resolution" and model.config[k] != v}
+        if clashes or model.config.resolution != args.resolution:
+            raise ValueError(f"{src} has {dict((k, model.config[k]) for k in clashes)} and resolution "
+                             f"{model.config.resolution}; the options ask for {clashes}, {args.resolution}")
+        if _subfolder(src, "discriminator"):
+            disc = GPENDiscriminator.from_pretrained(src, subfolder="discriminator")
+    elif args.pretrained_prior:
+        model, disc = gpen_from_prior(args.pretrained_prior, **arch)
+    else:
+        logger.warning("no --pretrained_prior or --pretrained_model_name_or_path: training GPEN from scratch, "
+                       "without the GAN prior the paper relies on")
+        defaults = {"style_dim": 512, "n_mlp": 8, "channel_multiplier": 2, "narrow": 1.0, "noise_mode": "concat"}
+        model = GPENModel(**{k: (defaults[k] if v is None and k in defaults else v) for k, v in arch.items()})
+    if disc is None:
+        disc = GPENDiscriminator(resolution=model.config.resolution, narrow=model.config.narrow,
+                                 channel_multiplier=model.config.channel_multiplier)
+    return model, disc
+
+
+def freeze_prior(model: GPENModel) -> None:
+    """Paper ablation "w/o fine-tuning the prior": mapping + synthesis frozen; the encoder, its latent head
+    and the noise-injection scales (the entry points of the encoder features) still train."""
+    requires_grad(model.generator, False)
+    for name, p in model.generator.named_parameters():
+        if ".noise." in f".{name}":
+            p.requires_grad_(True)
+
+
+class Validator:
+    """Fixed LQ/HQ pairs; logs an HQ | LQ | restored grid, PSNR and (if available) LPIPS."""
+
+    def __init__(self, args: argparse.Namespace):
+        data = DegradedPairStream(args.validation_data_dir or args.train_data_dir, args.resolution,
+                                  seed=args.seed + 10_000, preset=args.degradation_preset)
+        items = [data[i] for i in range(args.num_validation_images)]
+        self.target = torch.stack([it["target"] for it in items])
+        self.lq = torch.stack([it["lq"] for it in items])
+        self.lpips = None
+        try:  # lazily: gpen_hf.metrics is optional for training
+            from gpen_hf.metrics.lpips import LPIPS
+
+            self.lpips = LPIPS()
+        except (ImportError, FileNotFoundError) as err:
+            logger.info("LPIPS unavailable (%s): validation logs PSNR only", err)
+
+    @torch.no_grad()
+    def __call__(self, accelerator, model: GPENModel, args: argparse.Namespace, step: int) -> dict[str, float]:
+        device = accelerator.device
+        with accelerator.autocast():
+            restored = model(self.lq.to(device)).sample.float().clamp(-1, 1).cpu()
+        mse = ((restored - self.target) / 2).pow(2).flatten(1).mean(1)
+        metrics = {"val/psnr": float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean())}
+        if self.lpips is not None:
+            metrics["val/lpips"] = float(self.lpips(restored, self.target).mean())
+        log_grid(accelerator, args, to_uint8_grid([self.target, self.lq, restored]), step, "hq_lq_restored")
+        return metrics
+
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    """Train; returns a summary (final step, images/s, last losses)."""
+    accelerator = make_accelerator(args)
+    model, disc = build_models(args)
+    if args.freeze_decoder:
+        freeze_prior(model)
+    g_params = [p for p in model.parameters() if p.requires_grad]
+    d_params = list(disc.parameters())
+    g_opt = make_adam(g_params, args, reg_every=0)
+    d_opt = make_adam(d_params, args, reg_every=args.r1_every if args.r1_gamma > 0 else 0)
+    g_sched = make_scheduler(g_opt, args, accelerator.num_processes)
+    d_sched = make_scheduler(d_opt, args, accelerator.num_processes)
+    lpips_loss = None
+    if args.perceptual_weight > 0:
+        from gpen_hf.metrics.lpips import LPIPS
+
+        lpips_loss = LPIPS().to(accelerator.device)
+    model, disc, g_opt, d_opt, g_sched, d_sched = accelerator.prepare(model, disc, g_opt, d_opt, g_sched, d_sched)
+    ema = None
+    if args.use_ema:
+        ema = make_ema(accelerator.unwrap_model(model), args.ema_decay)
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+    state = TrainState(step=0)
+    accelerator.register_for_checkpointing(state)
+    global_step = resume(accelerator, args)
+    if accelerator.is_main_process:
+        accelerator.init_trackers("gpen_finetune", config={k: v for k, v in vars(args).items()
+                                                           if isinstance(v, (int, float, str, bool))})
+    data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset)
+    batches = make_loader(data, args.train_batch_size, accelerator.process_index, accelerator.num_processes,
+                          start_batch=global_step * args.gradient_accumulation_steps,
+                          num_workers=args.dataloader_num_workers)
+    validator = Validator(args) if accelerator.is_main_process and args.validation_steps > 0 else None
+    last_step = args.max_train_steps
+    if args.stop_after_steps is not None:
+        last_step = min(last_step, global_step + args.stop_after_steps)
+    total_batch = args.train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    logger.info("%d faces, total batch %d, steps %d → %d", len(data), total_batch, global_step, last_step)
+    speed = Throughput(total_batch)
+    bar = tqdm(total=last_step, initial=global_step, disable=not accelerator.is_main_process, desc="steps")
+    logs: dict[str, float] = {}
+    while global_step < last_step:
+        batch = next(batches)
+        target, lq = batch["target"].to(accelerator.device), batch["lq"].to(accelerator.device)
+        do_r1 = args.r1_gamma > 0 and global_step % args.r1_every == 0
+        with accelerator.accumulate(model, disc):
+            target.requires_grad_(do_r1)
+            real = disc(target, return_features=args.beta > 0)
+            restored = model(lq).sample
+            fake = disc(restored, return_features=args.beta > 0)
+            g_terms = gpen_generator_loss(fake.logits, restored, target.detach(), fake.features or (),
+                                          real.features or (), args.alpha, args.beta)
+            g_loss = g_terms["loss"]
+            if lpips_loss is not None:
+                g_terms["lpips"] = lpips_loss(restored.float(), target.detach().float()).mean()
+                g_loss = g_loss + args.perceptual_weight * g_terms["lpips"]
+            d_loss = d_logistic_loss(real.logits, fake.logits)
+            if do_r1:
+                r1 = r1_penalty(real.logits, target)
+                d_loss = d_loss + args.r1_gamma / 2 * r1 * args.r1_every + 0 * real.logits[0, 0]
+                g_terms["r1"] = r1
+            accelerator.backward(g_loss, inputs=g_params, retain_graph=True)
+            accelerator.backward(d_loss, inputs=d_params)
+            for opt, sched in ((g_opt, g_sched), (d_opt, d_sched)):
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+        if not accelerator.sync_gradients:
+            continue
+        if ema is not None:
+            ema.step(accelerator.unwrap_model(model).parameters())
+        global_step += 1
+        speed.tick()
+        bar.update(1)
+        if global_step % args.logging_steps == 0 or global_step == last_step:
+            logs = {f"train/{k}": float(v.detach()) for k, v in g_terms.items()}
+            logs.update({"train/d_loss": float(d_loss.detach()), "train/lr": g_sched.get_last_lr()[0]})
+            accelerator.log(logs, step=global_step)
+            bar.set_postfix(g=f"{logs['train/loss']:.3f}", d=f"{logs['train/d_loss']:.3f}")
+        if global_step % args.checkpointing_steps == 0 or (global_step == last_step < args.max_train_steps):
+            save_checkpoint(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)
+        if validator is not None and (global_step % args.validation_steps == 0 or global_step == args.max_train_steps):
+            unwrapped = accelerator.unwrap_model(model)
+            if ema is not None:
+                ema.store(unwrapped.parameters())
+                ema.copy_to(unwrapped.parameters())
+            accelerator.log(validator(accelerator, unwrapped, args, global_step), step=global_step)
+            if ema is not None:
+                ema.restore(unwrapped.parameters())
+    bar.close()
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process and global_step >= args.max_train_steps:
+        save_final(accelerator, model, disc, ema, args)
+    accelerator.end_training()
+    return {"step": global_step, "images_per_second": speed.images_per_second,
+            **{k: v for k, v in logs.items() if not math.isnan(v)}}
+
+
+def save_final(accelerator, model, disc, ema, args: argparse.Namespace) -> None:
+    """``output_dir/generator`` (EMA weights if used) and ``output_dir/discriminator``, via save_pretrained."""
+    out = Path(args.output_dir)
+    g, d = accelerator.unwrap_model(model), accelerator.unwrap_model(disc)
+    if ema is not None:
+        ema.store(g.parameters())
+        ema.copy_to(g.parameters())
+    g.save_pretrained(out / "generator")
+    if ema is not None:
+        ema.restore(g.parameters())
+    d.save_pretrained(out / "discriminator")
+    if args.push_to_hub:
+        push_to_hub(args)

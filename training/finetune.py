@@ -1,0 +1,51 @@
+#!/usr/bin/env python
+"""Stage 2 of GPEN: embed the GAN prior in the U-Net and fine-tune on synthetic LQ/HQ pairs.
+
+    accelerate launch training/finetune.py --pretrained_prior prior-out --train_data_dir faces --output_dir gpen-out
+
+Loss as in the paper: L = L_A + alpha·L_C + beta·L_F (alpha 1, beta 0.02), R1 on the discriminator.
+See training/README.md for multi-GPU and multi-node launch lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from gpen_hf.training.finetune import run
+from gpen_hf.training.loop import add_common_args
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser)
+    a = parser.add_argument
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--pretrained_prior", default=None,
+                     help="Stage-1 output folder: its (EMA) generator becomes the decoder + mapping network, its "
+                          "discriminator (if any) initialises D.")
+    src.add_argument("--pretrained_model_name_or_path", default=None,
+                     help="An existing GPENModel (folder or Hub id, e.g. a converted official checkpoint) to "
+                          "fine-tune; a 'discriminator' subfolder is used when present.")
+    a("--style_dim", type=int, default=None, help="New models only: size of z and w (default 512).")
+    a("--n_mlp", type=int, default=None, help="New models only: mapping-network depth (default 8).")
+    a("--channel_multiplier", type=int, default=None, help="New models only: StyleGAN2 width factor (default 2).")
+    a("--narrow", type=float, default=None, help="New models only: global width factor (default 1).")
+    a("--noise_mode", choices=["concat", "add", "none"], default=None,
+      help="How encoder features enter the decoder (paper: concat; add/none are its ablations). Must match a "
+           "loaded prior/model.")
+    a("--freeze_decoder", action="store_true", help="Ablation: do not fine-tune the prior (decoder + mapping).")
+    a("--alpha", type=float, default=1.0, help="Weight of the L1 content loss L_C.")
+    a("--beta", type=float, default=0.02, help="Weight of the feature-matching loss L_F.")
+    a("--perceptual_weight", type=float, default=0.0, help="Extra LPIPS loss weight (off in the paper).")
+    a("--degradation_preset", choices=["paper", "gfpgan"], default="paper",
+      help="Synthetic degradation: the paper's (blur, ↓10–200 on 1024 px, noise, JPEG 5–50) or GFPGAN's.")
+    a("--validation_data_dir", default=None, help="Faces for the validation grid (default: the training faces).")
+    args = parser.parse_args(argv)
+    if args.pretrained_model_name_or_path is None and args.pretrained_prior is None and args.noise_mode is None:
+        args.noise_mode = "concat"
+    return args
+
+
+if __name__ == "__main__":
+    summary = run(parse_args())
+    print({k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()})
