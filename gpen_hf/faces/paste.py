@@ -17,7 +17,7 @@ from gpen_hf.faces.align import FaceAligner, footprint, shift_affine
 
 
 @lru_cache(maxsize=8)
-def feather_mask(resolution: int, margin: float = 0.08, feather: float = 0.05) -> np.ndarray:
+def feather_mask(resolution: int, margin: float = 0.1, feather: float = 0.04) -> np.ndarray:
     """R×R float32 mask in [0, 1]: 1 in the middle, smooth fall-off to ~0 at the crop border.
 
     Args:
@@ -30,6 +30,8 @@ def feather_mask(resolution: int, margin: float = 0.08, feather: float = 0.05) -
     mask[inset:resolution - inset, inset:resolution - inset] = 1.0
     sigma = max(feather * resolution, 0.5)
     mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)
+    mask[[0, -1], :] = 0.0  # exactly zero on the crop border, where the warp meets the photo
+    mask[:, [0, -1]] = 0.0
     mask.setflags(write=False)
     return mask
 

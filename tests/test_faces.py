@@ -1,0 +1,129 @@
+"""Faces in real photos: detection recall, alignment geometry, and seamless paste-back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gpen_hf.faces import FFHQ_TEMPLATE_512, FaceAligner, FaceDetector, feather_mask, paste_faces, transform_points
+from gpen_hf.faces.detect import Detections, merge_detections
+
+PHOTOS = Path(__file__).parent / "fixtures" / "photos"
+
+#: (left eye, right eye) of every face with inter-ocular distance >= 40 px, from shared/data/faces/MANIFEST.csv
+EXPECTED_EYES = {
+    "ulfd__imgs_9.jpg": [((196.5, 190.1), (252.6, 189.4)), ((220.4, 392.3), (279.5, 403.6)),
+                         ((347.1, 154.8), (389.2, 150.5)), ((397.9, 333.0), (460.8, 331.1)),
+                         ((542.2, 178.8), (597.5, 178.9)), ((608.3, 377.1), (671.4, 371.6)),
+                         ((735.0, 227.8), (778.5, 227.5)), ((872.8, 370.3), (926.4, 373.4))],
+    "deepface__selfie-many-people.jpg": [((134.4, 353.9), (189.7, 348.0)), ((234.5, 176.5), (277.9, 170.4)),
+                                         ((373.0, 190.8), (423.4, 185.3)), ((542.1, 371.9), (624.5, 392.7))],
+}
+
+
+def read_rgb(name: str) -> np.ndarray:
+    return np.ascontiguousarray(cv2.imread(str(PHOTOS / name))[:, :, ::-1])
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector()
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_EYES))
+def test_every_face_with_iod_40_is_found(detector: FaceDetector, name: str) -> None:
+    dets = detector.detect(read_rgb(name))
+    for left, right in EXPECTED_EYES[name]:
+        iod = np.hypot(right[0] - left[0], right[1] - left[1])
+        err = np.linalg.norm(dets.landmarks[:, 0] - np.array(left), axis=1).min()
+        assert err < 0.25 * iod, f"face with left eye at {left} missed in {name}"
+    assert np.all(dets.landmarks[:, 0, 0] < dets.landmarks[:, 1, 0])  # image-left eye first
+
+
+def test_detector_handles_tiny_and_faceless_images(detector: FaceDetector) -> None:
+    assert len(detector.detect(np.full((8, 8, 3), 200, np.uint8))) == 0
+    noise = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    assert len(detector.detect(noise)) == 0
+
+
+def test_large_photo_is_detected_in_full_resolution_coordinates(detector: FaceDetector) -> None:
+    """A 4× upscaled photo (4096 px wide) is searched on downscaled copies; boxes come back at full size."""
+    photo = read_rgb("ulfd__imgs_9.jpg")
+    big = cv2.resize(photo, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    small_dets, big_dets = detector.detect(photo), detector.detect(big)
+    assert len(big_dets) >= len(EXPECTED_EYES["ulfd__imgs_9.jpg"])
+    for left, right in EXPECTED_EYES["ulfd__imgs_9.jpg"]:
+        err = np.linalg.norm(big_dets.landmarks[:, 0] / 4 - np.array(left), axis=1).min()
+        assert err < 0.25 * np.hypot(right[0] - left[0], right[1] - left[1]), left
+    assert len(small_dets) > 0
+
+
+def test_merge_drops_duplicates_and_part_faces() -> None:
+    boxes = np.array([[0, 0, 100, 100], [2, 2, 101, 99], [30, 30, 60, 60], [200, 200, 260, 260]], np.float32)
+    dets = Detections(boxes, np.zeros((4, 5, 2), np.float32), np.array([0.9, 0.8, 0.95, 0.7], np.float32))
+    merged = merge_detections(dets)
+    assert sorted(map(tuple, merged.boxes.astype(int).tolist())) == [(0, 0, 100, 100), (200, 200, 260, 260)]
+
+
+@pytest.mark.parametrize("resolution", [64, 256, 512])
+def test_template_scales_and_landmarks_land_on_it(detector: FaceDetector, resolution: int) -> None:
+    aligner = FaceAligner(resolution)
+    assert np.allclose(aligner.template, FFHQ_TEMPLATE_512 * resolution / 512)
+    photo = read_rgb("deepface__selfie-many-people.jpg")
+    for landmarks in detector.detect(photo).landmarks:
+        crop, matrix = aligner.warp(photo, landmarks)
+        assert crop.shape == (resolution, resolution, 3)
+        in_crop = transform_points(landmarks, matrix)
+        eyes_err = np.linalg.norm(in_crop[:2] - aligner.template[:2], axis=1).max()
+        assert eyes_err < 0.15 * resolution  # similarity fit: eyes near the template eyes
+        back = aligner.inverse_points(in_crop, matrix)
+        assert np.abs(back - landmarks).max() < 1.0
+
+
+def test_crop_content_matches_photo_at_landmarks(detector: FaceDetector) -> None:
+    """The pixel at a template point in the crop is the photo pixel at the mapped landmark (geometry check)."""
+    photo = read_rgb("ulfd__imgs_9.jpg")
+    aligner = FaceAligner(512)
+    landmarks = detector.detect(photo).landmarks[0]
+    crop, matrix = aligner.warp(photo, landmarks)
+    photo_points = aligner.inverse_points(aligner.template, matrix)
+    for (cx, cy), (px, py) in zip(aligner.template, photo_points):
+        a = crop[int(round(cy)) - 2:int(round(cy)) + 3, int(round(cx)) - 2:int(round(cx)) + 3].mean()
+        b = photo[int(round(py)), int(round(px))].mean()
+        assert abs(a - b) < 30
+
+
+@pytest.mark.parametrize("name", ["ulfd__imgs_9.jpg", "3ddfa-v2__JianzhuGuo.jpg"])
+def test_identity_paste_back_reproduces_photo(detector: FaceDetector, name: str) -> None:
+    photo = read_rgb(name)
+    aligner = FaceAligner(512)
+    warped = [aligner.warp(photo, lm) for lm in detector.detect(photo).landmarks]
+    out = paste_faces(photo, [c for c, _ in warped], [m for _, m in warped], aligner)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert psnr(out, photo) > 40
+
+
+def test_paste_is_seamless_and_local() -> None:
+    """A flat grey 'restored' face on a flat photo: no step anywhere, photo untouched outside the crop."""
+    photo = np.full((300, 300, 3), 50, np.uint8)
+    aligner = FaceAligner(128)
+    landmarks = FFHQ_TEMPLATE_512 * (100 / 512) + 100
+    crop, matrix = aligner.warp(photo, landmarks)
+    out = paste_faces(photo, [np.full_like(crop, 200)], [matrix], aligner).astype(np.float64)
+    assert out[150, 150, 0] > 195  # the middle of the face is the restored value
+    assert np.array_equal(out[:90, :90], photo[:90, :90].astype(np.float64))
+    steps = max(np.abs(np.diff(out[..., 0], axis=0)).max(), np.abs(np.diff(out[..., 0], axis=1)).max())
+    assert steps < 0.15 * 150, steps  # a 150-level change spread smoothly, no hard edge
+
+
+def test_feather_mask_shape() -> None:
+    mask = feather_mask(128)
+    assert mask.shape == (128, 128) and mask[64, 64] > 0.99 and mask[0, 64] == 0 and mask[1, 64] < 0.02

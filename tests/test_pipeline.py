@@ -1,0 +1,145 @@
+"""GPENPipeline on real photos: identity geometry, options, odd inputs, and a real (tiny) GPENModel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gpen_hf.image_io import ImageLoadError
+from gpen_hf.pipeline import GPENPipeline, GPENPipelineOutput
+
+PHOTOS = Path(__file__).parent / "fixtures" / "photos"
+GROUP = PHOTOS / "ulfd__imgs_9.jpg"
+
+
+class Identity(torch.nn.Module):
+    """A 'model' that returns its input, so any change to the photo comes from the geometry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Constant(torch.nn.Module):
+    """Returns mid-grey faces: makes every restored region obvious."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+        return (torch.zeros_like(x),)
+
+
+@pytest.fixture(scope="module")
+def identity() -> GPENPipeline:
+    return GPENPipeline(Identity(), resolution=512)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def photo(name: str = "ulfd__imgs_9.jpg") -> np.ndarray:
+    return np.ascontiguousarray(cv2.imread(str(PHOTOS / name))[:, :, ::-1])
+
+
+def test_identity_model_reproduces_the_photo(identity: GPENPipeline) -> None:
+    out = identity(GROUP, output_type="np")
+    assert isinstance(out, GPENPipelineOutput) and out.num_faces >= 8
+    assert out.image.shape == photo().shape and psnr(out.image, photo()) > 40
+    assert out.boxes.shape == (out.num_faces, 4) and out.landmarks.shape == (out.num_faces, 5, 2)
+    assert all(c.shape == (512, 512, 3) for c in out.cropped_faces)
+
+
+def test_pil_output_and_batching_do_not_change_results() -> None:
+    pipe = GPENPipeline(Constant(), resolution=64)
+    one = pipe(photo(), batch_size=1, output_type="np").image
+    many = pipe(Image.fromarray(photo()), batch_size=16)
+    assert isinstance(many.image, Image.Image) and np.array_equal(np.asarray(many.image), one)
+    assert isinstance(many.restored_faces[0], Image.Image)
+
+
+def test_alpha_zero_keeps_the_input_face() -> None:
+    pipe = GPENPipeline(Constant(), resolution=128)
+    out = pipe(photo(), alpha=0.0, output_type="np")
+    assert psnr(out.image, photo()) > 30
+    assert psnr(pipe(photo(), alpha=1.0, output_type="np").image, photo()) < 25
+
+
+def test_face_selection(identity: GPENPipeline) -> None:
+    one = identity(photo(), only_center_face=True, output_type="np")
+    assert one.num_faces == 1
+    two = identity(photo(), max_faces=2, output_type="np")
+    all_faces = identity(photo(), output_type="np")
+    iod = np.linalg.norm(all_faces.landmarks[:, 1] - all_faces.landmarks[:, 0], axis=1)
+    assert two.num_faces == 2 and np.allclose(
+        sorted(np.linalg.norm(two.landmarks[:, 1] - two.landmarks[:, 0], axis=1)), sorted(iod)[-2:])
+
+
+def test_upscale_doubles_size_and_keeps_geometry(identity: GPENPipeline) -> None:
+    out = identity(photo(), upscale=2, output_type="np")
+    reference = cv2.resize(photo(), None, fx=2, fy=2, interpolation=cv2.INTER_LANCZOS4)
+    assert out.image.shape == reference.shape and psnr(out.image, reference) > 35
+
+
+def test_no_face_returns_input_unchanged(identity: GPENPipeline) -> None:
+    sky = np.tile(np.linspace(0, 255, 200, dtype=np.uint8)[None, :, None], (120, 1, 3))
+    out = identity(sky, output_type="np")
+    assert out.num_faces == 0 and np.array_equal(out.image, sky) and "no face" in out.message
+
+
+def test_rgba_gray_and_tiny_inputs(identity: GPENPipeline, tmp_path: Path) -> None:
+    rgba = np.dstack([photo(), np.full(photo().shape[:2], 128, np.uint8)])
+    out = identity(rgba, output_type="np")
+    assert out.image.shape[2] == 4 and (out.image[..., 3] == 128).all()
+    assert identity(rgba).image.mode == "RGBA"
+    gray = cv2.cvtColor(photo(), cv2.COLOR_RGB2GRAY)
+    assert identity(gray, output_type="np").num_faces >= 6
+    assert identity(np.zeros((3, 2, 3), np.uint8), output_type="np").num_faces == 0
+
+
+def test_exif_rotated_selfie_is_found(identity: GPENPipeline) -> None:
+    out = identity(PHOTOS / "gpen-selfie__20200320.101220_small.jpg", output_type="np")
+    assert out.image.shape[:2] == (672, 504) and out.num_faces >= 1
+
+
+def test_aligned_mode_restores_whole_input(identity: GPENPipeline) -> None:
+    crop = cv2.resize(photo()[100:400, 100:400], (300, 300))
+    out = identity(crop, aligned=True, output_type="np")
+    assert out.num_faces == 1 and out.image.shape == crop.shape and psnr(out.image, crop) > 30
+
+
+def test_bad_inputs(identity: GPENPipeline, tmp_path: Path) -> None:
+    (tmp_path / "x.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    with pytest.raises(ImageLoadError, match="x.jpg"):
+        identity(tmp_path / "x.jpg")
+    with pytest.raises(ValueError, match="alpha"):
+        identity(photo(), alpha=2.0)
+    with pytest.raises(ValueError, match="resolution"):
+        GPENPipeline(Identity())
+
+
+def test_with_a_real_tiny_gpen_model(tmp_path: Path) -> None:
+    from gpen_hf.models.gpen import GPENModel
+
+    model = GPENModel(resolution=64, style_dim=128, n_mlp=2, channel_multiplier=1, narrow=0.125)
+    model.save_pretrained(tmp_path / "m")
+    pipe = GPENPipeline.from_pretrained(tmp_path / "m", torch_dtype=torch.float32, device="cpu")
+    assert pipe.resolution == 64
+    out = pipe(PHOTOS / "3ddfa-v2__JianzhuGuo.jpg", output_type="np")
+    assert out.num_faces == 1 and out.restored_faces[0].shape == (64, 64, 3)
+    assert out.image.shape == photo("3ddfa-v2__JianzhuGuo.jpg").shape
+
+
+def test_missing_default_model_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import gpen_hf.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "DEFAULT_MODEL_DIR", tmp_path / "gpen-default")
+    with pytest.raises(FileNotFoundError, match="gpen-default.*--model"):
+        GPENPipeline.from_pretrained()
