@@ -19,21 +19,23 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `lab` sits next to this file (Space layout)
-import lab  # noqa: E402
+import lab
 
-from gpen_hf.degradation import degrade  # noqa: E402
-from gpen_hf.image_io import ImageLoadError, load_image, save_image  # noqa: E402
-from gpen_hf.metrics import FaceMetrics  # noqa: E402
-from gpen_hf.pipeline import lanczos_upsample  # noqa: E402
+from gpen_hf.degradation import degrade
+from gpen_hf.image_io import ImageLoadError, load_image, save_image
+from gpen_hf.metrics import FaceMetrics
+from gpen_hf.pipeline import lanczos_upsample
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
-MAX_PIXELS = int(float(os.environ.get("GPEN_MAX_PIXELS", 12e6)))  # input photo size limit
-MAX_OUTPUT_SIDE = int(os.environ.get("GPEN_MAX_OUTPUT_SIDE", 8192))
+MAX_PIXELS = int(float(os.environ.get("GPEN_MAX_PIXELS", "12e6")))  # input photo size limit
+MAX_OUTPUT_SIDE = int(os.environ.get("GPEN_MAX_OUTPUT_SIDE", "8192"))
 DISPLAY_SIDE = 1600  # the before/after slider shows at most this; the PNG download is full resolution
 LAB_SIDE = 320  # display height of the lab's three faces
-LAUNCH_KWARGS = dict(max_file_size="25mb", footer_links=["api", "gradio"])
+LAUNCH_KWARGS = {"max_file_size": "25mb", "footer_links": ["api", "gradio"]}
 # A public Space must not let visitors load arbitrary Hub repos; locally it is allowed.
-ALLOW_MODEL_SWITCH = os.environ.get("GPEN_ALLOW_MODEL_SWITCH", "0" if os.environ.get("SPACE_ID") else "1") == "1"
+ALLOW_MODEL_SWITCH = (
+    os.environ.get("GPEN_ALLOW_MODEL_SWITCH", "0" if os.environ.get("SPACE_ID") else "1") == "1"
+)
 
 
 def _megapixels(w: int, h: int) -> str:
@@ -42,30 +44,40 @@ def _megapixels(w: int, h: int) -> str:
 
 def check_size(w: int, h: int) -> None:
     if w * h > MAX_PIXELS:
-        raise gr.Error(f"The photo is too large: {_megapixels(w, h)}; the limit is {MAX_PIXELS / 1e6:.0f} MP. "
-                       "Resize it and try again.")
+        raise gr.Error(
+            f"The photo is too large: {_megapixels(w, h)}; the limit is {MAX_PIXELS / 1e6:.0f} MP. "
+            "Resize it and try again."
+        )
 
 
-class PhotoInput(gr.Image):
-    """``gr.Image`` (same front end) that says what is wrong with an upload: not an image, or too large.
+def photo_input(**kwargs) -> gr.Image:
+    """A ``gr.Image`` whose upload check says what is wrong (not an image, too large) instead of a bare error.
 
-    The size is read from the header, before the pixels are decoded.
+    The size is read from the file header, before the pixels are decoded. (An instance wrapper, not a
+    subclass: Gradio writes a ``.pyi`` stub next to the file of every Component subclass.)
     """
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    preprocess = image.preprocess
 
-    def get_block_name(self) -> str:
-        return "image"
-
-    def preprocess(self, payload):
+    def checked(payload):
         if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
             name = payload.orig_name or Path(payload.path).name
             try:
                 with Image.open(payload.path) as im:
-                    check_size(*im.size)
+                    size = im.size
             except Image.DecompressionBombError:
-                raise gr.Error(f"{name}: the image is far too large (over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} MP).") from None
+                raise gr.Error(
+                    f"{name}: the image is far too large (over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} MP)."
+                ) from None
             except (OSError, ValueError, SyntaxError):
-                raise gr.Error(f"{name} is not an image this app can read; upload a JPEG, PNG, WebP or BMP photo.") from None
-        return super().preprocess(payload)
+                raise gr.Error(
+                    f"{name} is not an image this app can read; upload a JPEG, PNG, WebP or BMP photo."
+                ) from None
+            check_size(*size)
+        return preprocess(payload)
+
+    image.preprocess = checked
+    return image
 
 
 class Runtime:
@@ -84,8 +96,10 @@ class Runtime:
 
 def _banner(info: lab.ModelInfo) -> str:
     if info.untrained:
-        return ("> ⚠️ **The loaded model has random, untrained weights** (`" + info.source + "`): results are "
-                "meaningless. See the *About / model* tab.")
+        return (
+            f"> ⚠️ **The loaded model has random, untrained weights** (`{info.source}`): results "
+            "are meaningless. See the *About / model* tab."
+        )
     return f"Model: `{info.source}` · {info.config.get('resolution', '?')} px faces"
 
 
@@ -104,32 +118,51 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         try:
             loaded = load_image(photo)
         except ImageLoadError as err:
-            raise gr.Error(f"Not an image this app can read: {Path(str(err).split(':')[0]).name}. "
-                           "Upload a JPEG, PNG, WebP or BMP photo.")
+            raise gr.Error(
+                f"Not an image this app can read: {Path(str(err).split(':')[0]).name}. "
+                "Upload a JPEG, PNG, WebP or BMP photo."
+            )
         h, w = loaded.rgb.shape[:2]
         check_size(w, h)
         if max(w, h) * upscale > MAX_OUTPUT_SIDE:
-            raise gr.Error(f"Upscale ×{upscale:g} of {w}×{h} would exceed {MAX_OUTPUT_SIDE} px; choose a "
-                           "smaller upscale.")
+            raise gr.Error(
+                f"Upscale ×{upscale:g} of {w}×{h} would exceed {MAX_OUTPUT_SIDE} px; choose a "
+                "smaller upscale."
+            )
         pipe = rt.pipe
         image = loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
         start = time.perf_counter()
-        out = pipe(image, aligned=aligned, alpha=float(alpha), upscale=float(upscale),
-                   only_center_face=only_center_face, output_type="np")
+        out = pipe(
+            image,
+            aligned=aligned,
+            alpha=float(alpha),
+            upscale=float(upscale),
+            only_center_face=only_center_face,
+            output_type="np",
+        )
         seconds = time.perf_counter() - start
         result = out.image
-        png = save_image(out_dir / f"restored_{time.time_ns()}.png", result[:, :, :3],
-                         result[:, :, 3] if result.shape[2] == 4 else None)
+        png = save_image(
+            out_dir / f"restored_{time.time_ns()}.png",
+            result[:, :, :3],
+            result[:, :, 3] if result.shape[2] == 4 else None,
+        )
         oh, ow = result.shape[:2]
         before = lanczos_upsample(loaded.rgb, ow / w)
         factor = min(1.0, DISPLAY_SIDE / max(ow, oh))
         slider = (lanczos_upsample(before, factor), lanczos_upsample(result[:, :, :3], factor))
-        faces = [(np.hstack([c, r]), f"face {i + 1}: cropped | restored (detector score {s:.2f})")
-                 for i, (c, r, s) in enumerate(zip(out.cropped_faces, out.restored_faces, out.scores))]
-        summary = (f"**{out.num_faces} face(s)** restored in **{seconds:.2f} s** · {_megapixels(w, h)} → "
-                   f"{_megapixels(ow, oh)} · model `{Path(rt.info.source).name}` ({pipe.resolution} px)")
+        faces = [
+            (np.hstack([c, r]), f"face {i + 1}: cropped | restored (detector score {s:.2f})")
+            for i, (c, r, s) in enumerate(zip(out.cropped_faces, out.restored_faces, out.scores))
+        ]
+        summary = (
+            f"**{out.num_faces} face(s)** restored in **{seconds:.2f} s** · {_megapixels(w, h)} → "
+            f"{_megapixels(ow, oh)} · model `{Path(rt.info.source).name}` ({pipe.resolution} px)"
+        )
         if out.num_faces == 0:
-            gr.Warning("No face found: the photo is returned " + ("upscaled" if upscale != 1 else "unchanged") + ".")
+            gr.Warning(
+                "No face found: the photo is returned " + ("upscaled" if upscale != 1 else "unchanged") + "."
+            )
             summary = f"**No face found** — {out.message}. " + summary
         return slider, faces, str(png), summary
 
@@ -139,7 +172,9 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         if hq is None:
             raise gr.Error("No HQ face yet: pick an example face or upload one first.")
         try:
-            params = lab.lab_params(blur_kind, kernel, sigma, motion_length, motion_angle, scale, noise, jpeg, seed)
+            params = lab.lab_params(
+                blur_kind, kernel, sigma, motion_length, motion_angle, scale, noise, jpeg, seed
+            )
         except ValueError as err:
             raise gr.Error(f"Bad degradation parameter: {err}")
         pipe = rt.pipe
@@ -158,13 +193,17 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         except ImageLoadError:
             raise gr.Error("Not an image this app can read; upload a JPEG, PNG, WebP or BMP face.")
         hq, note = lab.align_face(rgb, rt.pipe, bool(already_aligned))
-        return (hq, f"HQ face: {note} ({hq.shape[1]}×{hq.shape[0]} px, the model's resolution)",
-                *run_lab(hq, *values))
+        return (
+            hq,
+            f"HQ face: {note} ({hq.shape[1]}×{hq.shape[0]} px, the model's resolution)",
+            *run_lab(hq, *values),
+        )
 
     def random_lab():
         """New parameters drawn as in training (paper preset), with a fresh seed."""
-        return lab.random_lab_values(int(np.random.default_rng().integers(0, 2**31 - 1)), rt.pipe.resolution,
-                                     ranges)
+        return lab.random_lab_values(
+            int(np.random.default_rng().integers(0, 2**31 - 1)), rt.pipe.resolution, ranges
+        )
 
     # ------------------------------------------------------------------ about
     def about():
@@ -173,60 +212,91 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
 
     def switch_model(source: str):
         if not ALLOW_MODEL_SWITCH:
-            raise gr.Error("Switching models is disabled on this Space; set GPEN_MODEL in its settings instead.")
+            raise gr.Error(
+                "Switching models is disabled on this Space; set GPEN_MODEL in its settings instead."
+            )
         try:
             rt.load(source.strip() or None)
-        except Exception as err:  # what failed to load is worth showing as is
+        except Exception as err:  # noqa: BLE001 - whatever failed to load is shown as is
             raise gr.Error(f"Could not load {source!r}: {err}")
         if rt.pipe.resolution != res:
-            gr.Warning(f"The new model works at {rt.pipe.resolution} px; lab slider ranges stay those of {res} px.")
+            gr.Warning(
+                f"The new model works at {rt.pipe.resolution} px; lab slider ranges stay those of {res} px."
+            )
         return about()
 
     # ------------------------------------------------------------------ layout
     with gr.Blocks(title="GPEN face restoration") as demo:
-        gr.Markdown("# GPEN blind face restoration\nGAN Prior Embedded Network (Yang et al., CVPR 2021), "
-                    "reimplemented on Hugging Face conventions.")
+        gr.Markdown(
+            "# GPEN blind face restoration\nGAN Prior Embedded Network (Yang et al., CVPR 2021), "
+            "reimplemented on Hugging Face conventions."
+        )
         banner = gr.Markdown(_banner(rt.info))
         with gr.Tab("Restore"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    photo = PhotoInput(label="Photo", type="filepath", image_mode=None,
-                                       sources=["upload", "clipboard", "webcam"], height=360)
-                    alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Fidelity blend α",
-                                      info="1 = restored face only, 0 = the input face")
+                    photo = photo_input(label="Photo", sources=["upload", "clipboard", "webcam"], height=360)
+                    alpha = gr.Slider(
+                        0,
+                        1,
+                        value=1.0,
+                        step=0.05,
+                        label="Fidelity blend α",
+                        info="1 = restored face only, 0 = the input face",
+                    )
                     upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale")
                     with gr.Row():
                         only_center = gr.Checkbox(label="Only the centre face")
                         aligned = gr.Checkbox(label="Input is an aligned face crop")
                     run_btn = gr.Button("Restore", variant="primary")
-                    gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))], inputs=[photo],
-                                label="Example photos (see examples/LICENSES.md)")
+                    gr.Examples(
+                        [[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))],
+                        inputs=[photo],
+                        label="Example photos (see examples/LICENSES.md)",
+                    )
                 with gr.Column(scale=3):
-                    slider = gr.ImageSlider(label="Before | after", format="png", type="numpy", max_height=600,
-                                            interactive=False)
+                    slider = gr.ImageSlider(
+                        label="Before | after", format="png", type="numpy", max_height=600, interactive=False
+                    )
                     summary = gr.Markdown()
                     download = gr.DownloadButton("Download full-resolution PNG", variant="secondary")
                     faces = gr.Gallery(label="Faces: cropped | restored", format="png", columns=2, height=300)
-            run_btn.click(restore, [photo, alpha, upscale, only_center, aligned], [slider, faces, download, summary],
-                          api_name="restore", concurrency_id="model")
+            run_btn.click(
+                restore,
+                [photo, alpha, upscale, only_center, aligned],
+                [slider, faces, download, summary],
+                api_name="restore",
+                concurrency_id="model",
+            )
 
         with gr.Tab("Degradation lab"):
-            gr.Markdown("LQ = JPEG_q((HQ ⊗ k)↓s + n_σ)↑s, as in training (sizes in pixels of the model's "
-                        f"{res}-px faces). Change any control; the HQ face stays loaded.")
+            gr.Markdown(
+                "LQ = JPEG_q((HQ ⊗ k)↓s + n_σ)↑s, as in training (sizes in pixels of the model's "
+                f"{res}-px faces). Change any control; the HQ face stays loaded."
+            )
             with gr.Row():
                 with gr.Column(scale=1):
-                    lab_in = PhotoInput(label="HQ face (any photo: the largest face is aligned)", type="filepath",
-                                        image_mode=None, height=220)
+                    lab_in = photo_input(label="HQ face (any photo: the largest face is aligned)", height=220)
                     lab_aligned = gr.Checkbox(label="Already aligned (skip detection)")
-                    gr.Examples([[str(p), True] for p in sorted(EXAMPLES.glob("*_256.png"))], [lab_in, lab_aligned],
-                                label="Example aligned faces")
+                    gr.Examples(
+                        [[str(p), True] for p in sorted(EXAMPLES.glob("*_256.png"))],
+                        [lab_in, lab_aligned],
+                        label="Example aligned faces",
+                    )
                     blur = gr.Radio(list(lab.BLUR_KINDS), value="Gaussian", label="Blur kind")
                     kernel = gr.Slider(3, 41, value=21, step=2, label="Gaussian kernel size")
-                    sigma = gr.Slider(0, ranges.sigma, value=min(2.0, ranges.sigma), step=0.05, label="Blur σ")
+                    sigma = gr.Slider(
+                        0, ranges.sigma, value=min(2.0, ranges.sigma), step=0.05, label="Blur σ"
+                    )
                     motion_len = gr.Slider(0, ranges.motion, value=0, step=0.5, label="Motion length (px)")
                     motion_angle = gr.Slider(0, 180, value=0, step=1, label="Motion angle (°)")
-                    scale = gr.Slider(1, ranges.scale, value=min(4.0, ranges.scale), step=0.25,
-                                      label="Downsampling factor s")
+                    scale = gr.Slider(
+                        1,
+                        ranges.scale,
+                        value=min(4.0, ranges.scale),
+                        step=0.25,
+                        label="Downsampling factor s",
+                    )
                     noise = gr.Slider(0, 50, value=5, step=0.5, label="Noise σ (0–255 scale)")
                     jpeg = gr.Slider(0, 100, value=50, step=1, label="JPEG quality (0 = no JPEG)")
                     seed = gr.Number(value=0, precision=0, label="Seed (noise)")
@@ -236,20 +306,41 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                 with gr.Column(scale=3):
                     lab_note = gr.Markdown()
                     with gr.Row(equal_height=True):
-                        hq_view = gr.Image(label="HQ", format="png", type="numpy", interactive=False, height=LAB_SIDE)
+                        hq_view = gr.Image(
+                            label="HQ", format="png", type="numpy", interactive=False, height=LAB_SIDE
+                        )
                         lq_view = gr.Image(label="degraded", format="png", interactive=False, height=LAB_SIDE)
-                        out_view = gr.Image(label="restored", format="png", interactive=False, height=LAB_SIDE)
-                    table = gr.Dataframe(headers=lab.METRIC_HEADERS, label="Against the HQ face", interactive=False,
-                                         column_count=len(lab.METRIC_HEADERS))
+                        out_view = gr.Image(
+                            label="restored", format="png", interactive=False, height=LAB_SIDE
+                        )
+                    table = gr.Dataframe(
+                        headers=lab.METRIC_HEADERS,
+                        label="Against the HQ face",
+                        interactive=False,
+                        column_count=len(lab.METRIC_HEADERS),
+                    )
                     params_json = gr.JSON(label="Degradation parameters used")
             controls = [blur, kernel, sigma, motion_len, motion_angle, scale, noise, jpeg, seed]
             lab_out = [lq_view, out_view, table, params_json]
-            lab_in.change(load_lab, [lab_in, lab_aligned, *controls], [hq_view, lab_note, *lab_out],
-                          api_name="lab_load", concurrency_id="model")
-            gr.on([lab_btn.click, blur.input, seed.input, *(s.release for s in controls[1:-1])], run_lab,
-                  [hq_view, *controls], lab_out, api_name="lab", concurrency_id="model", trigger_mode="always_last")
+            lab_in.change(
+                load_lab,
+                [lab_in, lab_aligned, *controls],
+                [hq_view, lab_note, *lab_out],
+                api_name="lab_load",
+                concurrency_id="model",
+            )
+            gr.on(
+                [lab_btn.click, blur.input, seed.input, *(s.release for s in controls[1:-1])],
+                run_lab,
+                [hq_view, *controls],
+                lab_out,
+                api_name="lab",
+                concurrency_id="model",
+                trigger_mode="always_last",
+            )
             random_btn.click(random_lab, None, controls, api_name="lab_random").then(
-                run_lab, [hq_view, *controls], lab_out, api_name=False, concurrency_id="model")
+                run_lab, [hq_view, *controls], lab_out, api_name=False, concurrency_id="model"
+            )
 
         with gr.Tab("About / model"):
             model_md = gr.Markdown()
@@ -257,16 +348,21 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                 card_md = gr.Markdown()
             config_json = gr.JSON(label="config.json")
             with gr.Row():
-                model_box = gr.Textbox(label="Load another model (folder or Hub repo id)", scale=4,
-                                       interactive=ALLOW_MODEL_SWITCH,
-                                       placeholder="GPEN_MODEL decides on a Space" if not ALLOW_MODEL_SWITCH else "")
+                model_box = gr.Textbox(
+                    label="Load another model (folder or Hub repo id)",
+                    scale=4,
+                    interactive=ALLOW_MODEL_SWITCH,
+                    placeholder="GPEN_MODEL decides on a Space" if not ALLOW_MODEL_SWITCH else "",
+                )
                 load_btn = gr.Button("Load", interactive=ALLOW_MODEL_SWITCH, scale=1)
-            gr.Markdown("On a Space, set the `GPEN_MODEL` variable (folder or Hub id) in the Space settings. "
-                        "Code and weights: see the project README; example images: `space/examples/LICENSES.md`.")
+            gr.Markdown(
+                "On a Space, set the `GPEN_MODEL` variable (folder or Hub id) in the Space settings. "
+                "Code and weights: see the project README; example images: `space/examples/LICENSES.md`."
+            )
             about_out = [banner, model_md, card_md, config_json]
             load_btn.click(switch_model, [model_box], about_out, api_name="load_model")
             demo.load(about, None, about_out, api_name="about")
-    demo.queue(default_concurrency_limit=int(os.environ.get("GPEN_CONCURRENCY", 1)), max_size=32)
+    demo.queue(default_concurrency_limit=int(os.environ.get("GPEN_CONCURRENCY", "1")), max_size=32)
     return demo
 
 

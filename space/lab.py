@@ -39,10 +39,18 @@ class ModelInfo:
     def markdown(self) -> str:
         lines = [f"**Model:** `{self.source}` ({self.how})"]
         local = Path(self.source)
-        lines.append(f"**Weights from:** {'local folder ' + str(local.resolve()) if local.is_dir() else 'Hugging Face Hub repo ' + self.source}")
+        where = (
+            f"local folder `{local.resolve()}`"
+            if local.is_dir()
+            else f"Hugging Face Hub repo `{self.source}`"
+        )
+        lines.append(f"**Weights from:** {where}")
         if self.untrained:
-            lines.insert(0, "## ⚠️ Random, untrained weights\nThis model was never trained: its outputs are noise-like "
-                            "and say nothing about GPEN. It is loaded only so the app can be tested.")
+            lines.insert(
+                0,
+                "## ⚠️ Random, untrained weights\nThis model was never trained: its outputs are "
+                "noise-like and say nothing about GPEN. It is loaded only so the app can be tested.",
+            )
         if not self.card:
             lines.append("*No model card (README.md) next to the weights: provenance unknown.*")
         return "\n\n".join(lines)
@@ -59,7 +67,8 @@ def resolve_model_source(model_path: str | None = None) -> tuple[str, str]:
         return str(DEFAULT_MODEL_DIR), "the shipped default model"
     raise FileNotFoundError(
         f"No model to load: GPEN_MODEL is not set and the default model folder {DEFAULT_MODEL_DIR} does not "
-        "exist yet. Set GPEN_MODEL to a from_pretrained folder or a Hugging Face Hub repo id.")
+        "exist yet. Set GPEN_MODEL to a from_pretrained folder or a Hugging Face Hub repo id."
+    )
 
 
 def _read_card_and_config(source: str) -> tuple[str, dict[str, Any]]:
@@ -67,15 +76,17 @@ def _read_card_and_config(source: str) -> tuple[str, dict[str, Any]]:
     if local.is_dir():
         card = local / "README.md"
         config = local / "config.json"
-        return (card.read_text(encoding="utf-8") if card.is_file() else "",
-                json.loads(config.read_text()) if config.is_file() else {})
+        return (
+            card.read_text(encoding="utf-8") if card.is_file() else "",
+            json.loads(config.read_text()) if config.is_file() else {},
+        )
     from huggingface_hub import hf_hub_download
 
     texts = []
     for name in ("README.md", "config.json"):
         try:
             texts.append(Path(hf_hub_download(source, name)).read_text(encoding="utf-8"))
-        except Exception:  # a repo without a card is allowed; the About tab says so
+        except Exception:  # noqa: BLE001 - a repo without a card is allowed; the About tab says so
             texts.append("")
     return texts[0], json.loads(texts[1]) if texts[1] else {}
 
@@ -95,6 +106,7 @@ def load_model(model_path: str | None = None, device: str = "cpu") -> tuple[GPEN
 
 # ---------------------------------------------------------------- degradation lab
 
+
 @dataclass(frozen=True)
 class SliderRanges:
     """Slider maxima, in pixels of the model's resolution (the paper's ranges, scaled like ``sample``)."""
@@ -107,22 +119,40 @@ class SliderRanges:
 def slider_ranges(resolution: int) -> SliderRanges:
     p = PRESETS["paper"]
     ratio = resolution / p.reference_resolution
-    return SliderRanges(sigma=max(round(p.sigma[1] * ratio, 1), 3.0),
-                        motion=max(round(p.motion_length[1] * ratio), 10.0),
-                        scale=max(round(p.scale[1] * ratio), 8.0))
+    return SliderRanges(
+        sigma=max(round(p.sigma[1] * ratio, 1), 3.0),
+        motion=max(round(p.motion_length[1] * ratio), 10.0),
+        scale=max(round(p.scale[1] * ratio), 8.0),
+    )
 
 
-def lab_params(blur_kind: str, kernel_size: float, sigma: float, motion_length: float, motion_angle: float,
-               scale: float, noise_sigma: float, jpeg_quality: float, seed: float) -> DegradationParams:
+def lab_params(
+    blur_kind: str,
+    kernel_size: float,
+    sigma: float,
+    motion_length: float,
+    motion_angle: float,
+    scale: float,
+    noise_sigma: float,
+    jpeg_quality: float,
+    seed: float,
+) -> DegradationParams:
     """Widget values → ``DegradationParams`` (JPEG quality 0 = no JPEG)."""
     if blur_kind not in BLUR_KINDS:
         raise ValueError(f"blur kind must be one of {list(BLUR_KINDS)}, got {blur_kind!r}")
     kernel = int(kernel_size) | 1  # odd
     return DegradationParams(
-        blur=BLUR_KINDS[blur_kind], kernel_size=kernel, sigma_x=float(sigma), sigma_y=float(sigma),
-        motion_length=float(motion_length), motion_angle=float(motion_angle), scale=max(float(scale), 1.0),
-        noise_sigma=float(noise_sigma), jpeg_quality=int(jpeg_quality) if jpeg_quality and jpeg_quality >= 1 else None,
-        seed=int(seed))
+        blur=BLUR_KINDS[blur_kind],
+        kernel_size=kernel,
+        sigma_x=float(sigma),
+        sigma_y=float(sigma),
+        motion_length=float(motion_length),
+        motion_angle=float(motion_angle),
+        scale=max(float(scale), 1.0),
+        noise_sigma=float(noise_sigma),
+        jpeg_quality=int(jpeg_quality) if jpeg_quality and jpeg_quality >= 1 else None,
+        seed=int(seed),
+    )
 
 
 def random_lab_values(seed: int, resolution: int, ranges: SliderRanges) -> list[Any]:
@@ -134,9 +164,17 @@ def random_lab_values(seed: int, resolution: int, ranges: SliderRanges) -> list[
     p = sample(int(seed), "paper", resolution)
     kind = {"none": "none", "iso": "Gaussian", "aniso": "Gaussian", "motion": "motion"}[p.blur]
     sigma = p.sigma_x if p.blur != "aniso" else math.sqrt(p.sigma_x * p.sigma_y)
-    return [kind, p.kernel_size, round(min(sigma, ranges.sigma), 2), round(min(p.motion_length, ranges.motion), 1),
-            round(p.motion_angle), round(min(p.scale, ranges.scale), 2), round(p.noise_sigma, 1),
-            p.jpeg_quality or 0, int(seed)]
+    return [
+        kind,
+        p.kernel_size,
+        round(min(sigma, ranges.sigma), 2),
+        round(min(p.motion_length, ranges.motion), 1),
+        round(p.motion_angle),
+        round(min(p.scale, ranges.scale), 2),
+        round(p.noise_sigma, 1),
+        p.jpeg_quality or 0,
+        int(seed),
+    ]
 
 
 def to_resolution(rgb: np.ndarray, resolution: int) -> np.ndarray:
@@ -155,7 +193,7 @@ def align_face(rgb: np.ndarray, pipe: GPENPipeline, already_aligned: bool) -> tu
     if len(dets) == 0:
         h, w = rgb.shape[:2]
         side = min(h, w)
-        square = rgb[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        square = rgb[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
         return to_resolution(square, pipe.resolution), "no face found: centre crop used as if aligned"
     best = int(np.argmax(dets.inter_ocular()))
     crop, _ = pipe.aligner.warp(rgb, dets.landmarks[best])
@@ -167,5 +205,7 @@ def metric_rows(metrics: Any, hq: np.ndarray, degraded: np.ndarray, restored: np
     rows = []
     for name, image in (("degraded", degraded), ("restored", restored)):
         m = metrics(image, hq, metrics=("psnr", "ssim", "lpips", "identity"))
-        rows.append([name, round(m["psnr"], 2), round(m["ssim"], 4), round(m["lpips"], 4), round(m["identity"], 4)])
+        rows.append(
+            [name, round(m["psnr"], 2), round(m["ssim"], 4), round(m["lpips"], 4), round(m["identity"], 4)]
+        )
     return rows
