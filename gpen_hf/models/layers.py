@@ -4,11 +4,17 @@ Module and parameter names follow the authors' GPEN release (itself rosinality's
 that official state_dicts load with zero key edits. Equalized learning rate: weights are stored at unit scale
 and multiplied by ``1/sqrt(fan_in)`` in ``forward``.
 
-Two exact implementations of the modulated convolution live side by side:
+Every layer with a costly op has two exact implementations of the same function:
 
-* ``"grouped"`` — the reference form of the paper/official code: one weight per sample, grouped convolution.
-* ``"activations"`` — modulate the input activations and demodulate the outputs, sharing one weight across
-  the batch. The same maths (``conv(x * s, W) * d == conv(x, W * s * d)``), several times cheaper on CPU.
+* the **reference** path: what the authors' pure-PyTorch CPU code does (per-sample weights with a grouped
+  convolution, ``upfirdn2d`` by zero insertion/padding/single-channel convolution, bias + leaky ReLU + gain
+  as separate ops). Simple and slow; the ground truth of the tests.
+* the **fast** path (default): ``channels_last`` activations (oneDNN's native layout, no reorders), FIR
+  filters as depthwise convolutions with the padding inside the convolution, the activation gain ``sqrt(2)``
+  and the biases folded into the convolution weights/biases, in-place leaky ReLU at inference, and the
+  modulated convolution in the cheapest exact form for the batch: the style and demodulation folded into the
+  weight for batch 1 (one plain convolution), modulated activations with a shared weight for larger batches
+  (``conv(x * s, W) * d == conv(x, W * s * d)``).
 
 :func:`set_reference_mode` switches a whole model to the reference path (used by tests and benchmarks).
 """
@@ -22,84 +28,80 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .upfirdn import blur2d, depthwise_kernel, make_kernel, upfirdn2d, upfirdn2d_reference, upsample2d
+
+__all__ = ["make_kernel", "upfirdn2d", "upfirdn2d_reference", "set_reference_mode"]
+
 SQRT2 = math.sqrt(2.0)
+CHANNELS_LAST = torch.channels_last
 
 
-def make_kernel(kernel: Sequence[float]) -> torch.Tensor:
-    """Separable FIR kernel (outer product of a 1-D kernel), normalised to sum 1."""
-    k = torch.tensor(kernel, dtype=torch.float32)
-    if k.ndim == 1:
-        k = k[None, :] * k[:, None]
-    return k / k.sum()
+def _inplace_ok() -> bool:
+    """In-place activations only when no autograd graph is recorded (inference): zero risk for training."""
+    return not torch.is_grad_enabled()
 
 
-def upfirdn2d(
-    x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)
-) -> torch.Tensor:
-    """Upsample by zero insertion, pad, convolve with ``kernel`` (true convolution), then downsample.
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    """Leaky ReLU (slope 0.2) of an already gain-scaled tensor: ``sqrt2*lrelu(v) == lrelu(sqrt2*v)``."""
+    return F.leaky_relu(x, 0.2, inplace=_inplace_ok())
 
-    Same semantics as StyleGAN2's ``upfirdn2d`` (native path) for square kernels and symmetric factors; done as
-    one depthwise convolution (strided when downsampling, transposed when upsampling).
+
+class _FIR(nn.Module):
+    """Shared parts of the FIR modules: the official ``kernel`` buffer, the mode flag, a derived-kernel cache.
+
+    The depthwise weight derived from ``kernel`` is cached (not in the state_dict) and rebuilt when the buffer
+    is changed in place (``load_state_dict``), moved or cast, or the channel count differs.
     """
-    n, c, h, w = x.shape
-    kh, kw = kernel.shape
-    pad0, pad1 = pad
-    weight = torch.flip(kernel, [0, 1]).to(x.dtype).view(1, 1, kh, kw).expand(c, 1, kh, kw)
-    if up > 1:
-        # Zero insertion followed by a convolution == a transposed convolution with stride `up`.
-        # The transposed conv output has length (h-1)*up + k; zero insertion + padding needs
-        # h*up + pad0 + pad1 - k + 1. Pad/crop the input side to align them.
-        out = F.conv_transpose2d(x, torch.flip(weight, [2, 3]), stride=up, groups=c)
-        # out[i] corresponds to upsampled-and-padded index i + (k - 1) - pad0 of the reference.
-        start = kh - 1 - pad0
-        length = h * up + pad0 + pad1 - kh + 1
-        out = _crop_or_pad(out, start, length)
-        return out[:, :, ::down, ::down] if down > 1 else out
-    if pad0 < 0 or pad1 < 0:
-        x = x[:, :, max(-pad0, 0) : h - max(-pad1, 0), max(-pad0, 0) : w - max(-pad1, 0)]
-        pad0, pad1 = max(pad0, 0), max(pad1, 0)
-    x = F.pad(x, (pad0, pad1, pad0, pad1))
-    return F.conv2d(x, weight, stride=down, groups=c)
+
+    reference: bool = False
+
+    def __init__(self, kernel: torch.Tensor):
+        super().__init__()
+        self.register_buffer("kernel", kernel)
+        self._cache: tuple[tuple, torch.Tensor] | None = None
+
+    def depthwise(self, channels: int, dtype: torch.dtype) -> torch.Tensor:
+        key = (channels, dtype, self.kernel.device, self.kernel.data_ptr(), self.kernel._version)
+        if self._cache is None or self._cache[0] != key or torch.jit.is_tracing():
+            self._cache = (key, depthwise_kernel(self.kernel, channels, dtype))
+        return self._cache[1]
 
 
-def _crop_or_pad(x: torch.Tensor, start: int, length: int) -> torch.Tensor:
-    """Window ``[start, start + length)`` of both spatial axes, zero-filled outside the tensor."""
-    size = x.shape[-1]
-    before, after = max(-start, 0), max(start + length - size, 0)
-    if before or after:
-        x = F.pad(x, (before, after, before, after))
-        start += before
-    return x[:, :, start : start + length, start : start + length]
-
-
-class Blur(nn.Module):
+class Blur(_FIR):
     """FIR low-pass filter with explicit padding; ``upsample_factor`` rescales the kernel gain."""
 
     def __init__(self, kernel: Sequence[float], pad: tuple[int, int], upsample_factor: int = 1):
-        super().__init__()
         k = make_kernel(kernel)
         if upsample_factor > 1:
             k = k * upsample_factor**2
-        self.register_buffer("kernel", k)
+        super().__init__(k)
         self.pad = pad
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return upfirdn2d(x, self.kernel, pad=self.pad)
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Filter ``x``; ``bias`` (per channel, optional) is added after filtering, inside the same conv."""
+        if self.reference:
+            out = upfirdn2d_reference(x, self.kernel, pad=self.pad)
+            return out if bias is None else out + bias.view(1, -1, 1, 1).to(out.dtype)
+        x = x.contiguous(memory_format=CHANNELS_LAST)
+        if bias is not None:
+            bias = bias.to(x.dtype)
+        return blur2d(x, self.depthwise(x.shape[1], x.dtype), self.pad, bias)
 
 
-class Upsample(nn.Module):
+class Upsample(_FIR):
     """2x FIR upsampling (used for the RGB skip connections)."""
 
     def __init__(self, kernel: Sequence[float], factor: int = 2):
-        super().__init__()
-        self.factor = factor
         k = make_kernel(kernel) * factor**2
-        self.register_buffer("kernel", k)
+        super().__init__(k)
+        self.factor = factor
         p = k.shape[0] - factor
         self.pad = ((p + 1) // 2 + factor - 1, p // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+        if self.reference:
+            return upfirdn2d_reference(x, self.kernel, up=self.factor, pad=self.pad)
+        return upsample2d(x, self.kernel, self.factor, self.pad)
 
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor, negative_slope: float = 0.2) -> torch.Tensor:
@@ -189,6 +191,8 @@ class EqualConv2d(nn.Module):
 class ConvLayer(nn.Sequential):
     """[Blur] → EqualConv2d (stride 2 when downsampling) → [bias + scaled leaky ReLU]."""
 
+    reference: bool = False
+
     def __init__(
         self,
         in_channel: int,
@@ -213,12 +217,30 @@ class ConvLayer(nn.Sequential):
             layers.append(FusedLeakyReLU(out_channel) if bias else ScaledLeakyReLU(0.2))
         super().__init__(*layers)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.reference:
+            return super().forward(x)
+        # Fast path: channels_last, activation gain and bias folded into the convolution, in-place lrelu.
+        x = x.contiguous(memory_format=CHANNELS_LAST)
+        layers = list(self)
+        if isinstance(layers[0], Blur):
+            x = layers.pop(0)(x)
+        conv: EqualConv2d = layers[0]
+        if len(layers) == 1:
+            return conv(x)
+        act = layers[1]
+        bias = act.bias if isinstance(act, FusedLeakyReLU) else conv.bias
+        bias = bias * SQRT2 if bias is not None else None
+        out = F.conv2d(x, conv.weight * (conv.scale * SQRT2), bias, stride=conv.stride, padding=conv.padding)
+        return _lrelu(out)
+
 
 class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated convolution with optional demodulation and 2x (transposed-conv) upsampling.
 
-    ``impl`` selects ``"activations"`` (fast, shared weight) or ``"grouped"`` (reference, per-sample weights);
-    both compute the same function.
+    ``impl``: ``"auto"`` (fast: style folded into the weight for batch 1, modulated activations otherwise),
+    ``"activations"`` (always modulate activations; any batch size in one graph, used for ONNX export) or
+    ``"grouped"`` (the reference). All compute the same function.
     """
 
     def __init__(
@@ -238,7 +260,7 @@ class ModulatedConv2d(nn.Module):
         self.out_channel = out_channel
         self.upsample = upsample
         self.demodulate = demodulate
-        self.impl = "activations"
+        self.impl = "auto"
         if upsample:
             factor = 2
             p = (len(blur_kernel) - factor) - (kernel_size - 1)
@@ -255,31 +277,65 @@ class ModulatedConv2d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        style = self.modulation(style)  # (N, in)
         if self.impl == "grouped":
-            return self._forward_grouped(x, style)
-        return self._forward_activations(x, style)
+            return self._forward_grouped(x, self.modulation(style))
+        return self.forward_fused(x, style)
 
-    def _demodulation(self, style: torch.Tensor) -> torch.Tensor:
-        """Per-sample, per-output-channel 1/||W * s||, computed from squared norms (no per-sample weights)."""
-        w2 = (self.weight[0].float() * self.scale).pow(2).sum(dim=(2, 3))  # (out, in)
-        return torch.rsqrt(style.float().pow(2) @ w2.t() + self.eps)  # (N, out)
+    def _style(self, style: torch.Tensor, device_type: str) -> torch.Tensor:
+        """Modulation vector (N, in) in float32, also under autocast (tiny op; keeps styles accurate in bf16)."""
+        with torch.autocast(device_type, enabled=False):
+            return self.modulation(style.float())
 
-    def _forward_activations(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward_fused(
+        self, x: torch.Tensor, style: torch.Tensor, gain: float = 1.0, bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Fast path: ``gain * modconv(x, style) + bias`` (``bias`` per output channel, optional).
+
+        Callers fold what follows the convolution (activation gain, bias) into it, which costs nothing here.
+        """
         n = x.shape[0]
-        weight = (self.weight[0] * self.scale).to(x.dtype)
-        x = x * style.to(x.dtype).view(n, -1, 1, 1)
+        x = x.contiguous(memory_format=CHANNELS_LAST)
+        s = self._style(style, x.device.type)
+        if n == 1 and self.impl == "auto":
+            return self._forward_weight(x, s, gain, bias)
+        return self._forward_activations(x, s, gain, bias)
+
+    def _forward_weight(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
+        """Batch 1: style, demodulation and gain folded into the weight, then one plain convolution."""
+        weight = self.weight[0] * (s.view(1, -1, 1, 1) * self.scale)
+        if self.demodulate:
+            demod = torch.rsqrt(weight.pow(2).sum([1, 2, 3]) + self.eps) * gain
+            weight = weight * demod.view(-1, 1, 1, 1)
+        elif gain != 1.0:
+            weight = weight * gain
+        weight = weight.to(x.dtype)
         if self.upsample:
             out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
-        else:
-            out = F.conv2d(x, weight, padding=self.padding)
+            return self.blur(out, bias)
+        return F.conv2d(x, weight, None if bias is None else bias.to(x.dtype), padding=self.padding)
+
+    def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
+        """Any batch: modulate the input, convolve with the shared weight, demodulate (and scale) the output."""
+        n = x.shape[0]
+        weight = (self.weight[0] * self.scale).to(x.dtype)
+        x = x * s.to(x.dtype).view(n, -1, 1, 1)
         if self.demodulate:
-            out = out * self._demodulation(style).to(out.dtype).view(n, -1, 1, 1)
+            w2 = (self.weight[0] * self.scale).pow(2).sum(dim=(2, 3))  # (out, in), float32
+            factor = torch.rsqrt(s.pow(2) @ w2.t() + self.eps) * gain  # (N, out)
+        else:
+            factor = torch.full((n, self.out_channel), gain, device=x.device)
         if self.upsample:
-            out = self.blur(out)
-        return out
+            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+            out = out * factor.to(out.dtype).view(n, -1, 1, 1)
+            return self.blur(out, bias)
+        out = F.conv2d(x, weight, padding=self.padding)
+        factor = factor.to(out.dtype).view(n, -1, 1, 1)
+        if bias is None:
+            return out * factor
+        return torch.addcmul(bias.to(out.dtype).view(1, -1, 1, 1), out, factor)
 
     def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Reference: one modulated (and demodulated) weight per sample, grouped convolution over the batch."""
         n, c, h, w = x.shape
         k = self.kernel_size
         weight = self.scale * self.weight * style.view(n, 1, c, 1, 1)
@@ -353,10 +409,28 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel * (2 if noise_mode == "concat" else 1))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.conv(x, style)
+        if self.conv.impl == "grouped":
+            out = self.conv(x, style)
+            if self.noise is not None:
+                out = self.noise(out, noise)
+            return self.activate(out)
+        # Fast path: sqrt2 * lrelu(v + b) == lrelu(sqrt2 * v + sqrt2 * b); the gain and the conv half of the
+        # bias go into the convolution, the noise half into one addcmul, then a single (in-place) lrelu.
+        c = self.conv.out_channel
+        bias = self.activate.bias * SQRT2
+        out = self.conv.forward_fused(x, style, SQRT2, bias[:c])
         if self.noise is not None:
-            out = self.noise(out, noise)
-        return self.activate(out)
+            if noise is None:
+                n, _, h, w = out.shape
+                noise = out.new_empty(n, c if self.noise.mode == "concat" else 1, h, w).normal_()
+            scale = (self.noise.weight * SQRT2).to(out.dtype)
+            noise = noise.to(out.dtype)
+            if self.noise.mode == "concat":
+                extra = torch.addcmul(bias[c:].to(out.dtype).view(1, -1, 1, 1), noise, scale)
+                out = torch.cat((out, extra), dim=1)
+            else:
+                out = torch.addcmul(out, noise, scale)
+        return _lrelu(out)
 
 
 class ToRGB(nn.Module):
@@ -371,7 +445,10 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.conv(x, style) + self.bias.to(x.dtype)
+        if self.conv.impl == "grouped":
+            out = self.conv(x, style) + self.bias.to(x.dtype)
+        else:
+            out = self.conv.forward_fused(x, style, 1.0, self.bias.view(-1))
         if skip is not None:
             out = out + self.upsample(skip)
         return out
@@ -392,8 +469,14 @@ class ResBlock(nn.Module):
 
 
 def set_reference_mode(model: nn.Module, enabled: bool = True) -> nn.Module:
-    """Use the official per-sample grouped modulated convolution everywhere in ``model`` (or switch back)."""
+    """Switch every layer of ``model`` to the reference path (``enabled=True``) or back to the fast path.
+
+    Reference: grouped per-sample modulated convolutions, ``upfirdn2d_reference`` FIR filters and unfused
+    activations, i.e. the authors' CPU implementation.
+    """
     for module in model.modules():
         if isinstance(module, ModulatedConv2d):
-            module.impl = "grouped" if enabled else "activations"
+            module.impl = "grouped" if enabled else "auto"
+        elif isinstance(module, (_FIR, ConvLayer)):
+            module.reference = enabled
     return model
