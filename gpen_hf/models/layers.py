@@ -282,9 +282,10 @@ class ModulatedConv2d(nn.Module):
         return self.forward_fused(x, style)
 
     def _style(self, style: torch.Tensor, device_type: str) -> torch.Tensor:
-        """Modulation vector (N, in) in float32, also under autocast (tiny op; keeps styles accurate in bf16)."""
+        """Modulation vector (N, in) in float32 (computed in the weights' dtype, never autocast: a tiny op that
+        keeps the styles accurate in bf16 runs)."""
         with torch.autocast(device_type, enabled=False):
-            return self.modulation(style.float())
+            return self.modulation(style.to(self.modulation.weight.dtype)).float()
 
     def forward_fused(
         self, x: torch.Tensor, style: torch.Tensor, gain: float = 1.0, bias: torch.Tensor | None = None
@@ -320,7 +321,7 @@ class ModulatedConv2d(nn.Module):
         weight = (self.weight[0] * self.scale).to(x.dtype)
         x = x * s.to(x.dtype).view(n, -1, 1, 1)
         if self.demodulate:
-            w2 = (self.weight[0] * self.scale).pow(2).sum(dim=(2, 3))  # (out, in), float32
+            w2 = (self.weight[0].float() * self.scale).pow(2).sum(dim=(2, 3))  # (out, in), float32
             factor = torch.rsqrt(s.pow(2) @ w2.t() + self.eps) * gain  # (N, out)
         else:
             factor = torch.full((n, self.out_channel), gain, device=x.device)
