@@ -10,6 +10,7 @@ See training/README.md for multi-GPU and multi-node launch lines.
 from __future__ import annotations
 
 import argparse
+import json
 
 from gpen_hf.training.finetune import run
 from gpen_hf.training.loop import add_common_args
@@ -48,4 +49,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     summary = run(parse_args())
-    print({k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()})
+    print("SUMMARY " + json.dumps(summary), flush=True)  # one line per rank, for scripts and tests

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from gpen_hf.models import GPENDiscriminator, GPENModel
 
-from .checkpointing import TrainState, make_ema, requires_grad, save_checkpoint
+from .checkpointing import TrainState, make_ema, parameter_digest, requires_grad, save_checkpoint
 from .data import DegradedPairStream, make_loader
 from .loop import Throughput, log_grid, make_accelerator, make_adam, make_scheduler, push_to_hub, resume, to_uint8_grid
 from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
@@ -23,6 +23,8 @@ from .prior import gpen_from_prior
 
 logger = logging.getLogger(__name__)
 
+#: AlexNet (LPIPS) pools its input away below this size
+LPIPS_MIN_RESOLUTION = 32
 ARCH_KEYS = ("resolution", "style_dim", "n_mlp", "channel_multiplier", "narrow", "noise_mode")
 
 
@@ -76,6 +78,8 @@ class Validator:
         self.target = torch.stack([it["target"] for it in items])
         self.lq = torch.stack([it["lq"] for it in items])
         self.lpips = None
+        if args.resolution < LPIPS_MIN_RESOLUTION:
+            return
         try:  # lazily: gpen_hf.metrics is optional for training
             from gpen_hf.metrics.lpips import LPIPS
 
@@ -110,6 +114,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     d_sched = make_scheduler(d_opt, args, accelerator.num_processes)
     lpips_loss = None
     if args.perceptual_weight > 0:
+        if args.resolution < LPIPS_MIN_RESOLUTION:
+            raise ValueError(f"--perceptual_weight (LPIPS) needs --resolution >= {LPIPS_MIN_RESOLUTION}")
         from gpen_hf.metrics.lpips import LPIPS
 
         lpips_loss = LPIPS().to(accelerator.device)
@@ -191,7 +197,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     if accelerator.is_main_process and global_step >= args.max_train_steps:
         save_final(accelerator, model, disc, ema, args)
     accelerator.end_training()
-    return {"step": global_step, "images_per_second": speed.images_per_second,
+    return {"step": global_step, "rank": accelerator.process_index,
+            "generator_digest": parameter_digest(accelerator.unwrap_model(model)),
+            "discriminator_digest": parameter_digest(accelerator.unwrap_model(disc)),
+            "images_per_second": speed.images_per_second,
             **{k: v for k, v in logs.items() if not math.isnan(v)}}
 
 

@@ -63,7 +63,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=0, help="Seed of the data stream, degradations and initialisation.")
     a("--dataloader_num_workers", type=int, default=1,
       help="Data worker processes (one keeps degradation off the critical path on a 2-core CPU).")
-    a("--num_threads", type=int, default=None, help="torch intra-op threads (default: all cores minus workers).")
+    a("--num_threads", type=int, default=None, help="torch intra-op threads per process (default: torch's, one per physical core).")
     a("--push_to_hub", action="store_true", help="Upload the final folder to the Hub.")
     a("--hub_model_id", default=None, help="Hub repository for --push_to_hub (default: output_dir's name).")
     a("--hub_token", default=None, help="Hub token (default: the cached login).")
@@ -71,10 +71,13 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 def make_accelerator(args: argparse.Namespace) -> Accelerator:
     """Accelerator with project/logging dirs, the precision and accumulation asked for; seeds everything."""
-    if args.num_threads or (os.cpu_count() or 1) > 1:
-        torch.set_num_threads(args.num_threads or max(1, (os.cpu_count() or 1) - 0))
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
     report_to = None if args.report_to == "none" else args.report_to
+    # plain `torchrun` on a machine without GPUs: accelerate only picks gloo multi-CPU when told cpu=True
+    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     accelerator = Accelerator(
+        cpu=multi_cpu,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=report_to,

@@ -1,0 +1,162 @@
+"""Stage 1 (the GAN prior) training loop; ``training/pretrain_prior.py`` is its command line.
+
+StyleGAN2 recipe: non-saturating logistic loss, lazy R1, style mixing, optional lazy path-length
+regularisation, EMA generator, and optional DiffAugment for small data sets. The generator is
+:class:`~gpen_hf.models.StyleGAN2Generator` with GPEN's noise mode, so stage 2 loads it unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from gpen_hf.models import GPENDiscriminator
+
+from .augment import diff_augment, parse_policy
+from .checkpointing import TrainState, make_ema, parameter_digest, save_checkpoint
+from .data import FaceStream, make_loader
+from .loop import Throughput, log_grid, make_accelerator, make_adam, make_scheduler, push_to_hub, resume, to_uint8_grid
+from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
+from .prior import StyleGAN2Prior
+
+logger = logging.getLogger(__name__)
+
+
+def sample_z(batch: int, style_dim: int, mixing_prob: float, n_latent: int, device: torch.device):
+    """z for one batch: with probability ``mixing_prob`` two z and a random crossover layer (style mixing)."""
+    if mixing_prob > 0 and torch.rand(()).item() < mixing_prob:
+        z = torch.randn(2, batch, style_dim).to(device)
+        return [z[0], z[1]], int(torch.randint(1, n_latent, ()).item())
+    return torch.randn(batch, style_dim).to(device), None
+
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    """Train the prior; returns a summary (final step, images/s, last losses)."""
+    accelerator = make_accelerator(args)
+    policy = parse_policy(args.diffaugment)
+    prior = StyleGAN2Prior(resolution=args.resolution, style_dim=args.style_dim, n_mlp=args.n_mlp,
+                           channel_multiplier=args.channel_multiplier, narrow=args.narrow, noise_mode=args.noise_mode)
+    disc = GPENDiscriminator(resolution=args.resolution, channel_multiplier=args.channel_multiplier,
+                             narrow=args.narrow, mbstd_group_size=args.mbstd_group_size)
+    g_params, d_params = list(prior.parameters()), list(disc.parameters())
+    pl_every = args.path_length_every if args.path_length_weight > 0 else 0
+    g_opt = make_adam(g_params, args, reg_every=pl_every)
+    d_opt = make_adam(d_params, args, reg_every=args.r1_every if args.r1_gamma > 0 else 0)
+    g_sched = make_scheduler(g_opt, args, accelerator.num_processes)
+    d_sched = make_scheduler(d_opt, args, accelerator.num_processes)
+    prior, disc, g_opt, d_opt, g_sched, d_sched = accelerator.prepare(prior, disc, g_opt, d_opt, g_sched, d_sched)
+    ema = None
+    if args.use_ema:
+        ema = make_ema(accelerator.unwrap_model(prior), args.ema_decay)
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+    state = TrainState(path_mean=0.0)
+    accelerator.register_for_checkpointing(state)
+    global_step = resume(accelerator, args)
+    if accelerator.is_main_process:
+        accelerator.init_trackers("gpen_prior", config={k: v for k, v in vars(args).items()
+                                                        if isinstance(v, (int, float, str, bool))})
+    data = FaceStream(args.train_data_dir, args.resolution, seed=args.seed, flip_prob=0.5 if args.random_flip else 0)
+    batches = make_loader(data, args.train_batch_size, accelerator.process_index, accelerator.num_processes,
+                          start_batch=global_step * args.gradient_accumulation_steps,
+                          num_workers=args.dataloader_num_workers)
+    g = accelerator.unwrap_model(prior).generator
+    val_z = torch.randn(args.num_validation_images, args.style_dim,
+                        generator=torch.Generator().manual_seed(args.seed)).to(accelerator.device)
+    last_step = args.max_train_steps
+    if args.stop_after_steps is not None:
+        last_step = min(last_step, global_step + args.stop_after_steps)
+    speed = Throughput(args.train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps)
+    bar = tqdm(total=last_step, initial=global_step, disable=not accelerator.is_main_process, desc="steps")
+    logs: dict[str, float] = {}
+    while global_step < last_step:
+        real = next(batches)["target"].to(accelerator.device)
+        n = real.shape[0]
+        do_r1 = args.r1_gamma > 0 and global_step % args.r1_every == 0
+        do_pl = pl_every > 0 and global_step % pl_every == 0
+        with accelerator.accumulate(prior, disc):
+            z, mixing_index = sample_z(n, args.style_dim, args.mixing_prob, g.n_latent, accelerator.device)
+            fake = prior(z, mixing_index=mixing_index)
+            real.requires_grad_(do_r1)
+            real_logits = disc(diff_augment(real, policy)).logits
+            fake_logits = disc(diff_augment(fake, policy)).logits
+            g_loss = g_nonsaturating_loss(fake_logits)
+            d_loss = d_logistic_loss(real_logits, fake_logits)
+            terms = {"g_loss": g_loss, "d_loss": d_loss}
+            if do_r1:
+                terms["r1"] = r1_penalty(real_logits, real)
+                d_loss = d_loss + args.r1_gamma / 2 * terms["r1"] * args.r1_every + 0 * real_logits[0, 0]
+            if do_pl:
+                pl_batch = max(1, n // args.path_length_batch_shrink)
+                pl_images, latents = prior(torch.randn(pl_batch, args.style_dim).to(accelerator.device),
+                                           return_latents=True)
+                penalty, lengths = path_length_penalty(pl_images, latents, state["path_mean"])
+                g_loss = g_loss + args.path_length_weight * pl_every * penalty + 0 * pl_images[0, 0, 0, 0]
+                batch_mean = accelerator.reduce(lengths.detach().mean(), reduction="mean")
+                state["path_mean"] = update_path_mean(state["path_mean"], float(batch_mean))
+                terms["path_length"] = penalty
+            accelerator.backward(g_loss, inputs=g_params, retain_graph=True)
+            accelerator.backward(d_loss, inputs=d_params)
+            for opt, sched in ((g_opt, g_sched), (d_opt, d_sched)):
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+        if not accelerator.sync_gradients:
+            continue
+        if ema is not None:
+            ema.step(accelerator.unwrap_model(prior).parameters())
+        global_step += 1
+        speed.tick()
+        bar.update(1)
+        if global_step % args.logging_steps == 0 or global_step == last_step:
+            logs = {f"train/{k}": float(v.detach()) for k, v in terms.items()}
+            logs["train/path_mean"] = state["path_mean"]
+            accelerator.log(logs, step=global_step)
+            bar.set_postfix(g=f"{logs['train/g_loss']:.3f}", d=f"{logs['train/d_loss']:.3f}")
+        if global_step % args.checkpointing_steps == 0 or (global_step == last_step < args.max_train_steps):
+            save_checkpoint(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)
+        if accelerator.is_main_process and args.validation_steps > 0 and (
+            global_step % args.validation_steps == 0 or global_step == args.max_train_steps
+        ):
+            with torch.no_grad(), accelerator.autocast(), _ema_weights(ema, accelerator.unwrap_model(prior)):
+                samples = accelerator.unwrap_model(prior)(val_z)
+            log_grid(accelerator, args, to_uint8_grid([samples]), global_step, "samples")
+    bar.close()
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process and global_step >= args.max_train_steps:
+        out = Path(args.output_dir)
+        unwrapped, d = accelerator.unwrap_model(prior), accelerator.unwrap_model(disc)
+        unwrapped.save_pretrained(out / "generator")
+        if ema is not None:
+            with _ema_weights(ema, unwrapped):
+                unwrapped.save_pretrained(out / "generator_ema")
+        d.save_pretrained(out / "discriminator")
+        if args.push_to_hub:
+            push_to_hub(args)
+    accelerator.end_training()
+    return {"step": global_step, "rank": accelerator.process_index,
+            "generator_digest": parameter_digest(accelerator.unwrap_model(prior)),
+            "discriminator_digest": parameter_digest(accelerator.unwrap_model(disc)),
+            "images_per_second": speed.images_per_second,
+            **{k: v for k, v in logs.items() if not math.isnan(v)}}
+
+
+class _ema_weights:
+    """Context manager: the model holds the EMA weights inside, its own ones again after (no-op without EMA)."""
+
+    def __init__(self, ema, model: torch.nn.Module):
+        self.ema, self.model = ema, model
+
+    def __enter__(self) -> None:
+        if self.ema is not None:
+            self.ema.store(self.model.parameters())
+            self.ema.copy_to(self.model.parameters())
+
+    def __exit__(self, *exc) -> None:
+        if self.ema is not None:
+            self.ema.restore(self.model.parameters())

@@ -1,0 +1,197 @@
+"""Both training stages end to end through the real command lines (tiny configs, CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--resolution", "16", "--train_batch_size", "2", "--report_to", "none", "--dataloader_num_workers", "0",
+        "--num_threads", "1", "--logging_steps", "1"]
+TINY_ARCH = ["--narrow", "0.125", "--style_dim", "32", "--n_mlp", "2", "--channel_multiplier", "1"]
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory) -> Path:
+    """Six 24-px synthetic 'faces' (resized to 16 by the data set), in a nested folder with mixed formats."""
+    root = tmp_path_factory.mktemp("faces")
+    (root / "sub").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        yy, xx = np.mgrid[0:24, 0:24]
+        img = np.stack([(xx * 9 + i * 30) % 256, (yy * 7) % 256, rng.integers(0, 256, (24, 24))], -1)
+        Image.fromarray(img.astype(np.uint8)).save(root / ("sub" if i % 2 else ".") / f"f{i}.{'png' if i % 3 else 'jpg'}")
+    return root
+
+
+def run_cli(script: str, *args: str, launcher: list[str] | None = None, check: bool = True) -> list[dict]:
+    cmd = (launcher or [sys.executable]) + [str(ROOT / "training" / script), *map(str, args)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return [json.loads(line[len("SUMMARY "):]) for line in proc.stdout.splitlines() if line.startswith("SUMMARY ")]
+
+
+def finetune_args(faces: Path, out: Path, *extra: str) -> list[str]:
+    return ["--train_data_dir", faces, "--output_dir", out, *TINY, *TINY_ARCH, "--r1_every", "2",
+            "--validation_steps", "0", *extra]
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    sa, sb = load_file(a), load_file(b)
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+def test_pretrain_then_finetune_from_prior(faces, tmp_path):
+    prior = tmp_path / "prior"
+    (summary,) = run_cli("pretrain_prior.py", "--train_data_dir", faces, "--output_dir", prior, *TINY, *TINY_ARCH,
+                         "--max_train_steps", "3", "--r1_every", "2", "--path_length_weight", "2",
+                         "--path_length_every", "2", "--diffaugment", "color,translation,cutout", "--use_ema",
+                         "--validation_steps", "3", "--checkpointing_steps", "2", "--random_flip")
+    assert summary["step"] == 3 and np.isfinite(summary["train/g_loss"])
+    for sub in ("generator", "generator_ema", "discriminator"):
+        assert (prior / sub / "config.json").is_file()
+    assert (prior / "validation" / "samples-0000003.png").is_file()
+    from gpen_hf.training import StyleGAN2Prior
+
+    g = StyleGAN2Prior.from_pretrained(prior, subfolder="generator_ema")
+    assert g(torch.randn(1, 32)).shape == (1, 3, 16, 16)
+
+    out = tmp_path / "gpen"
+    (summary,) = run_cli("finetune.py", "--pretrained_prior", prior, "--train_data_dir", faces, "--output_dir", out,
+                         *TINY, "--max_train_steps", "2", "--use_ema", "--validation_steps", "2")
+    assert summary["step"] == 2 and {"train/adv", "train/content", "train/fm"} <= summary.keys()
+    from gpen_hf.models import GPENDiscriminator, GPENModel
+
+    model = GPENModel.from_pretrained(out, subfolder="generator")
+    assert model.config.style_dim == 32 and model(torch.zeros(1, 3, 16, 16)).sample.shape == (1, 3, 16, 16)
+    GPENDiscriminator.from_pretrained(out, subfolder="discriminator")
+    assert (out / "validation" / "hq_lq_restored-0000002.png").is_file()
+
+
+def test_finetune_loads_prior_weights_into_decoder(faces, tmp_path):
+    from gpen_hf.training import StyleGAN2Prior, gpen_from_prior
+
+    prior = StyleGAN2Prior(resolution=16, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.125)
+    prior.save_pretrained(tmp_path / "p" / "generator_ema")
+    model, disc = gpen_from_prior(tmp_path / "p", noise_mode="concat")
+    assert disc is None
+    for k, v in prior.generator.state_dict().items():
+        assert torch.equal(model.generator.state_dict()[k], v), k
+    with pytest.raises(ValueError, match="noise_mode='add' but the prior has 'concat'"):
+        gpen_from_prior(tmp_path / "p", noise_mode="add")
+
+
+def test_empty_data_dir_error_names_dir_and_extensions(tmp_path):
+    from gpen_hf.training.data import find_images
+
+    (tmp_path / "x.txt").write_text("not an image")
+    with pytest.raises(ValueError, match=rf"no images found in .*{tmp_path.name}.*\.png, \.jpg"):
+        find_images(tmp_path)
+
+
+@pytest.mark.parametrize("ablation", [["--freeze_decoder"], ["--noise_mode", "add"], ["--noise_mode", "none"]])
+def test_finetune_ablations_run(faces, tmp_path, ablation):
+    (summary,) = run_cli("finetune.py", *finetune_args(faces, tmp_path, "--max_train_steps", "2", *ablation))
+    assert summary["step"] == 2
+    from gpen_hf.models import GPENModel
+
+    model = GPENModel.from_pretrained(tmp_path, subfolder="generator")
+    if "--noise_mode" in ablation:
+        assert model.config.noise_mode == ablation[1]
+
+
+def test_freeze_decoder_keeps_prior_weights(faces, tmp_path):
+    from gpen_hf.models import GPENModel
+    from gpen_hf.training import StyleGAN2Prior
+
+    prior = StyleGAN2Prior(resolution=16, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.125)
+    prior.save_pretrained(tmp_path / "p" / "generator")
+    run_cli("finetune.py", *finetune_args(faces, tmp_path / "o", "--pretrained_prior", tmp_path / "p",
+                                          "--max_train_steps", "2", "--freeze_decoder"))
+    model = GPENModel.from_pretrained(tmp_path / "o", subfolder="generator")
+    tuned = model.generator.state_dict()
+    for k, v in prior.generator.state_dict().items():
+        if ".noise." not in k:
+            assert torch.equal(tuned[k], v), k
+    assert not torch.equal(model.final_linear[0].weight, GPENModel(16, 32, 2, 1, 0.125).final_linear[0].weight)
+
+
+def test_resume_continues_identically(faces, tmp_path):
+    args = ("--max_train_steps", "4", "--checkpointing_steps", "2", "--use_ema", "--lr_scheduler", "linear",
+            "--gradient_accumulation_steps", "2")
+    (full,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *args))
+    (first,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "split", *args, "--stop_after_steps", "2"))
+    assert first["step"] == 2 and not (tmp_path / "split" / "generator").exists()
+    (second,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "split", *args,
+                                                      "--resume_from_checkpoint", "latest"))
+    assert second["step"] == 4
+    assert second["generator_digest"] == full["generator_digest"]
+    assert second["discriminator_digest"] == full["discriminator_digest"]
+    for sub in ("generator", "discriminator"):  # generator/ holds the EMA weights
+        assert_same_weights(tmp_path / "full" / sub / "diffusion_pytorch_model.safetensors",
+                            tmp_path / "split" / sub / "diffusion_pytorch_model.safetensors")
+    opt_full = torch.load(tmp_path / "full" / "checkpoint-4" / "optimizer.bin", weights_only=True)
+    opt_split = torch.load(tmp_path / "split" / "checkpoint-4" / "optimizer.bin", weights_only=True)
+    for k, v in opt_full["state"].items():
+        assert torch.equal(v["exp_avg_sq"], opt_split["state"][k]["exp_avg_sq"])
+    assert second["train/loss"] == pytest.approx(full["train/loss"], abs=0)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_matches_uninterrupted_run(faces, tmp_path):
+    """SIGKILL a real run after its first checkpoint; ``latest`` must skip half-written folders."""
+    extra = ("--max_train_steps", "30", "--checkpointing_steps", "3", "--use_ema", "--dataloader_num_workers", "1",
+             "--checkpoints_total_limit", "2")
+    args = finetune_args(faces, tmp_path / "killed", *extra)
+    cmd = [sys.executable, str(ROOT / "training" / "finetune.py"), *map(str, args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "killed" / "checkpoint-6").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (tmp_path / "killed" / "checkpoint-99.tmp").mkdir()  # a half-written checkpoint must never be picked
+    (resumed,) = run_cli("finetune.py", *args, "--resume_from_checkpoint", "latest")
+    (full,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *extra))
+    assert resumed["step"] == full["step"] == 30
+    assert resumed["generator_digest"] == full["generator_digest"]
+    assert_same_weights(tmp_path / "full" / "generator" / "diffusion_pytorch_model.safetensors",
+                        tmp_path / "killed" / "generator" / "diffusion_pytorch_model.safetensors")
+    assert len(list((tmp_path / "killed").glob("checkpoint-*"))) == 2  # rotation, and the .tmp was removed
+
+
+@pytest.mark.distributed
+@pytest.mark.slow
+def test_two_process_ddp_keeps_replicas_identical(faces, tmp_path):
+    # torchrun (what `accelerate launch` runs under the hood on GPUs); gloo backend on CPU
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    summaries = run_cli("finetune.py", *finetune_args(faces, tmp_path, "--max_train_steps", "3", "--use_ema",
+                                                      "--checkpointing_steps", "2", "--freeze_decoder"),
+                        launcher=launcher)
+    assert sorted(s["rank"] for s in summaries) == [0, 1]
+    assert summaries[0]["generator_digest"] == summaries[1]["generator_digest"]
+    assert summaries[0]["discriminator_digest"] == summaries[1]["discriminator_digest"]
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-2"]
+    assert (tmp_path / "checkpoint-2" / "random_states_1.pkl").is_file()
+    from gpen_hf.models import GPENModel
+    from gpen_hf.training.checkpointing import parameter_digest
+
+    torch.manual_seed(0)
+    assert parameter_digest(GPENModel.from_pretrained(tmp_path, subfolder="generator")) != parameter_digest(
+        GPENModel(16, 32, 2, 1, 0.125))

@@ -1,0 +1,42 @@
+#!/usr/bin/env python
+"""Stage 1 of GPEN: train the StyleGAN2 generator that becomes GPEN's decoder (the GAN prior).
+
+    accelerate launch training/pretrain_prior.py --train_data_dir faces --output_dir prior-out --diffaugment color,translation,cutout
+
+Writes ``generator/``, ``generator_ema/`` (with --use_ema) and ``discriminator/`` (diffusers folders) that
+``training/finetune.py --pretrained_prior prior-out`` reads. See training/README.md for launch lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from gpen_hf.training.loop import add_common_args
+from gpen_hf.training.pretrain import run
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser)
+    a = parser.add_argument
+    a("--style_dim", type=int, default=512, help="Size of z and w (official GPEN: 512).")
+    a("--n_mlp", type=int, default=8, help="Mapping-network depth (official: 8).")
+    a("--channel_multiplier", type=int, default=2, help="StyleGAN2 width factor for >= 64 px (official: 2).")
+    a("--narrow", type=float, default=1.0, help="Global width factor (official: 1; GPEN-BFR-256: 0.5).")
+    a("--noise_mode", choices=["concat", "add", "none"], default="concat",
+      help="Noise injection of the prior; must be the mode GPEN will use in stage 2 (paper: concat).")
+    a("--mixing_prob", type=float, default=0.9, help="Probability of style mixing per batch (StyleGAN2: 0.9).")
+    a("--path_length_weight", type=float, default=0.0, help="Path-length regulariser weight (StyleGAN2: 2; 0: off).")
+    a("--path_length_every", type=int, default=4, help="Lazy path-length regularisation interval.")
+    a("--path_length_batch_shrink", type=int, default=2, help="Path-length batch = batch size / this.")
+    a("--diffaugment", default="none",
+      help='DiffAugment policy for D inputs, e.g. "color,translation,cutout" (recommended under ~10k faces).')
+    a("--mbstd_group_size", type=int, default=0, help="Minibatch-stddev group (0: whole batch, as GPEN's D).")
+    a("--random_flip", action="store_true", help="Mirror real faces at random (x-flips).")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    summary = run(parse_args())
+    print("SUMMARY " + json.dumps(summary), flush=True)  # one line per rank, for scripts and tests
