@@ -156,12 +156,19 @@ class EqualLinear(nn.Module):
         self.scale = lr_mul / math.sqrt(in_dim)
         self.lr_mul = lr_mul
 
+    reference: bool = False
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias * self.lr_mul if self.bias is not None else None
+        if self.reference:
+            if self.activation:
+                return fused_leaky_relu(F.linear(x, self.weight * self.scale), bias)
+            return F.linear(x, self.weight * self.scale, bias=bias)
+        # Fast path: scale the (N, out) output instead of re-scaling the whole weight on every call.
+        out = F.linear(x, self.weight)
         if self.activation:
-            out = F.linear(x, self.weight * self.scale)
-            return fused_leaky_relu(out, bias)
-        return F.linear(x, self.weight * self.scale, bias=bias)
+            return fused_leaky_relu(out * self.scale, bias)
+        return out * self.scale if bias is None else torch.add(bias.to(out.dtype), out, alpha=self.scale)
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, lr_mul={self.lr_mul}, act={self.activation}"
@@ -301,39 +308,56 @@ class ModulatedConv2d(nn.Module):
             return self._forward_weight(x, s, gain, bias)
         return self._forward_activations(x, s, gain, bias)
 
-    def _forward_weight(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
-        """Batch 1: style, demodulation and gain folded into the weight, then one plain convolution."""
-        weight = self.weight[0] * (s.view(1, -1, 1, 1) * self.scale)
+    def _norms(self) -> torch.Tensor:
+        """Squared norms of the scaled weight per (out, in) pair, float32: demodulation needs only these.
+
+        Cached at inference (rebuilt when the parameter changes in place, is replaced, moved or cast);
+        recomputed on every call when autograd records, so training gradients flow as usual.
+        """
+        w = self.weight[0]
+        key = (w.data_ptr(), self.weight._version, w.dtype, w.device)
+        cacheable = not torch.is_grad_enabled() and not torch.jit.is_tracing()
+        cache = getattr(self, "_norms_cache", None)
+        if cacheable and cache is not None and cache[0] == key:
+            return cache[1]
+        norms = w.float().pow(2).sum(dim=(2, 3)) * self.scale**2
+        self._norms_cache = (key, norms) if cacheable else None
+        return norms
+
+    def _factor(self, s: torch.Tensor, gain: float) -> torch.Tensor:
+        """Per-sample, per-output-channel output scale: ``gain / ||W * s||`` (demodulation) or ``gain``."""
         if self.demodulate:
-            demod = torch.rsqrt(weight.pow(2).sum([1, 2, 3]) + self.eps) * gain
-            weight = weight * demod.view(-1, 1, 1, 1)
-        elif gain != 1.0:
-            weight = weight * gain
-        weight = weight.to(x.dtype)
-        if self.upsample:
-            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
-            return self.blur(out, bias)
+            return torch.rsqrt(s.pow(2) @ self._norms().t() + self.eps) * gain  # (N, out)
+        return torch.full((s.shape[0], self.out_channel), gain, device=s.device)
+
+    def _forward_weight(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
+        """Batch 1: scale, style, demodulation and gain folded into the weight (one pass over it), then one
+        plain convolution."""
+        factor = self._factor(s, gain)[0] * self.scale
+        w = self.weight[0]
+        if self.upsample:  # conv_transpose2d wants (in, out, k, k): write the product in that layout directly
+            outer = (s[0].view(-1, 1, 1, 1) * factor.view(1, -1, 1, 1)).to(w.dtype)
+            if torch.is_grad_enabled():
+                weight = w.transpose(0, 1) * outer
+            else:
+                weight = torch.mul(w.transpose(0, 1), outer, out=w.new_empty(w.shape[1], w.shape[0], *w.shape[2:]))
+            return self.blur(F.conv_transpose2d(x, weight.to(x.dtype), stride=2), bias)
+        weight = (w * (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype)).to(x.dtype)
         return F.conv2d(x, weight, None if bias is None else bias.to(x.dtype), padding=self.padding)
 
     def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
         """Any batch: modulate the input, convolve with the shared weight, demodulate (and scale) the output."""
         n = x.shape[0]
-        weight = (self.weight[0] * self.scale).to(x.dtype)
+        factor = (self._factor(s, gain) * self.scale).view(n, -1, 1, 1)
+        weight = self.weight[0].to(x.dtype)
         x = x * s.to(x.dtype).view(n, -1, 1, 1)
-        if self.demodulate:
-            w2 = (self.weight[0].float() * self.scale).pow(2).sum(dim=(2, 3))  # (out, in), float32
-            factor = torch.rsqrt(s.pow(2) @ w2.t() + self.eps) * gain  # (N, out)
-        else:
-            factor = torch.full((n, self.out_channel), gain, device=x.device)
         if self.upsample:
             out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
-            out = out * factor.to(out.dtype).view(n, -1, 1, 1)
-            return self.blur(out, bias)
+            return self.blur(out * factor.to(out.dtype), bias)
         out = F.conv2d(x, weight, padding=self.padding)
-        factor = factor.to(out.dtype).view(n, -1, 1, 1)
         if bias is None:
-            return out * factor
-        return torch.addcmul(bias.to(out.dtype).view(1, -1, 1, 1), out, factor)
+            return out * factor.to(out.dtype)
+        return torch.addcmul(bias.to(out.dtype).view(1, -1, 1, 1), out, factor.to(out.dtype))
 
     def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """Reference: one modulated (and demodulated) weight per sample, grouped convolution over the batch."""
@@ -472,12 +496,12 @@ class ResBlock(nn.Module):
 def set_reference_mode(model: nn.Module, enabled: bool = True) -> nn.Module:
     """Switch every layer of ``model`` to the reference path (``enabled=True``) or back to the fast path.
 
-    Reference: grouped per-sample modulated convolutions, ``upfirdn2d_reference`` FIR filters and unfused
-    activations, i.e. the authors' CPU implementation.
+    Reference: grouped per-sample modulated convolutions, ``upfirdn2d_reference`` FIR filters, weights scaled
+    on every call and unfused activations, i.e. the authors' CPU implementation.
     """
     for module in model.modules():
         if isinstance(module, ModulatedConv2d):
             module.impl = "grouped" if enabled else "auto"
-        elif isinstance(module, (_FIR, ConvLayer)):
+        elif isinstance(module, (_FIR, ConvLayer, EqualLinear)):
             module.reference = enabled
     return model
