@@ -156,19 +156,12 @@ class EqualLinear(nn.Module):
         self.scale = lr_mul / math.sqrt(in_dim)
         self.lr_mul = lr_mul
 
-    reference: bool = False
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias * self.lr_mul if self.bias is not None else None
-        if self.reference:
-            if self.activation:
-                return fused_leaky_relu(F.linear(x, self.weight * self.scale), bias)
-            return F.linear(x, self.weight * self.scale, bias=bias)
-        # Fast path: scale the (N, out) output instead of re-scaling the whole weight on every call.
-        out = F.linear(x, self.weight)
         if self.activation:
-            return fused_leaky_relu(out * self.scale, bias)
-        return out * self.scale if bias is None else torch.add(bias.to(out.dtype), out, alpha=self.scale)
+            out = F.linear(x, self.weight * self.scale)
+            return fused_leaky_relu(out, bias)
+        return F.linear(x, self.weight * self.scale, bias=bias)
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, lr_mul={self.lr_mul}, act={self.activation}"
@@ -348,8 +341,9 @@ class ModulatedConv2d(nn.Module):
     def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
         """Any batch: modulate the input, convolve with the shared weight, demodulate (and scale) the output."""
         n = x.shape[0]
-        factor = (self._factor(s, gain) * self.scale).view(n, -1, 1, 1)
-        weight = self.weight[0].to(x.dtype)
+        factor = self._factor(s, gain).view(n, -1, 1, 1)
+        weight = (self.weight[0] * self.scale).to(x.dtype)  # a fresh (aligned) tensor: results never depend
+        # on where the parameter happens to sit in memory (oneDNN/BLAS blockings follow alignment)
         x = x * s.to(x.dtype).view(n, -1, 1, 1)
         if self.upsample:
             out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
@@ -496,12 +490,12 @@ class ResBlock(nn.Module):
 def set_reference_mode(model: nn.Module, enabled: bool = True) -> nn.Module:
     """Switch every layer of ``model`` to the reference path (``enabled=True``) or back to the fast path.
 
-    Reference: grouped per-sample modulated convolutions, ``upfirdn2d_reference`` FIR filters, weights scaled
-    on every call and unfused activations, i.e. the authors' CPU implementation.
+    Reference: grouped per-sample modulated convolutions, ``upfirdn2d_reference`` FIR filters and unfused
+    activations, i.e. the authors' CPU implementation.
     """
     for module in model.modules():
         if isinstance(module, ModulatedConv2d):
             module.impl = "grouped" if enabled else "auto"
-        elif isinstance(module, (_FIR, ConvLayer, EqualLinear)):
+        elif isinstance(module, (_FIR, ConvLayer)):
             module.reference = enabled
     return model
