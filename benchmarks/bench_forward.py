@@ -1,6 +1,7 @@
 """GPEN forward-pass speed: reference (authors' CPU form) vs fast path, fp32 and bf16, side by side.
 
-Candidates run interleaved in one process (round-robin, ``--repeats`` rounds) so that machine load hits them
+"authors fp32" is the reference path with glibc's default allocator (as the authors' script runs); every
+other candidate runs with :func:`gpen_hf.runtime.tune_cpu_allocator`. Candidates run interleaved in one process (round-robin, ``--repeats`` rounds) so that machine load hits them
 alike; the table reports the best and median time of each and ratios against the fp32 reference, plus the
 max-abs difference of every candidate's output against the reference output. Random weights with the official
 shapes (GPEN-BFR-512: channel_multiplier 2, narrow 1; GPEN-BFR-256: 1, 0.5).
@@ -31,12 +32,13 @@ def build_model(resolution: int, seed: int = 0) -> GPENModel:
 
 
 def make_candidates(
-    model: GPENModel, bf16: bool, compile_: bool
+    model: GPENModel, bf16: bool, compile_: bool, authors: bool
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """name → function(x) returning the restored image; each sets the model's mode it needs."""
 
-    def run(reference: bool, dtype: torch.dtype | None = None, fn: Callable | None = None):
+    def run(reference: bool, dtype: torch.dtype | None = None, fn: Callable | None = None, malloc: bool = True):
         def call(x: torch.Tensor) -> torch.Tensor:
+            tune_cpu_allocator(malloc)
             set_reference_mode(model, reference)
             with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.bfloat16,
                                                         enabled=dtype is not None):
@@ -45,6 +47,8 @@ def make_candidates(
         return call
 
     candidates = {"reference fp32": run(True), "fast fp32": run(False)}
+    if authors:  # the reference code as the authors' script runs it: glibc's default malloc behaviour
+        candidates = {"authors fp32": run(True, malloc=False), **candidates}
     if bf16:
         candidates["fast bf16"] = run(False, torch.bfloat16)
     if compile_:
@@ -56,11 +60,11 @@ def make_candidates(
     return candidates
 
 
-def bench(resolution: int, batch: int, repeats: int, bf16: bool, compile_: bool) -> None:
+def bench(resolution: int, batch: int, repeats: int, bf16: bool, compile_: bool, authors: bool) -> None:
     model = build_model(resolution)
     params = sum(p.numel() for p in model.parameters())
     x = torch.rand(batch, 3, resolution, resolution, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    candidates = make_candidates(model, bf16, compile_)
+    candidates = make_candidates(model, bf16, compile_, authors)
     times: dict[str, list[float]] = {name: [] for name in candidates}
     outputs: dict[str, torch.Tensor] = {}
     for name, fn in list(candidates.items()):  # warm-up (and compile); drop what fails
@@ -92,14 +96,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (if it works here)")
-    parser.add_argument("--no-allocator-tuning", action="store_true",
-                        help="leave glibc malloc defaults (see gpen_hf.runtime.tune_cpu_allocator)")
+    parser.add_argument("--no-authors", action="store_true",
+                        help="skip 'authors fp32' (reference path with glibc's default malloc settings)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if not args.no_allocator_tuning:
-        print(f"allocator tuning applied: {tune_cpu_allocator()}")
+    print(f"allocator tuning available: {tune_cpu_allocator()}  (all but 'authors fp32' run with it)")
     for resolution in args.resolutions:
-        bench(resolution, args.batch, args.repeats, args.bf16, args.compile)
+        bench(resolution, args.batch, args.repeats, args.bf16, args.compile, not args.no_authors)
 
 
 if __name__ == "__main__":

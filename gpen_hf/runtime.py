@@ -19,17 +19,21 @@ import torch
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_DEFAULT_MMAP_MAX = 65536
+_DEFAULT_TRIM_THRESHOLD = 128 * 1024
 _allocator_tuned = False
 
 
-def tune_cpu_allocator() -> bool:
+def tune_cpu_allocator(enabled: bool = True) -> bool:
     """Make glibc malloc reuse large blocks (no ``mmap``/``munmap`` per tensor). Process-wide, idempotent.
 
-    Returns ``True`` when applied (Linux with glibc), ``False`` where it does not apply. The cost: memory
-    freed by PyTorch stays reserved by the process (peak RSS is unchanged, it just is not given back).
+    ``enabled=False`` restores glibc's documented defaults (used by the benchmarks to time the authors'
+    setting in the same process). Returns ``True`` when applied (Linux with glibc), ``False`` where it does not
+    apply. The cost: memory freed by PyTorch stays reserved by the process (peak RSS is unchanged, it just is
+    not given back to the system).
     """
     global _allocator_tuned
-    if _allocator_tuned:
+    if _allocator_tuned == enabled:
         return True
     if not sys.platform.startswith("linux"):
         return False
@@ -39,8 +43,10 @@ def tune_cpu_allocator() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    ok = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-    _allocator_tuned = ok
+    mmap_max, trim = (0, 2**31 - 1) if enabled else (_DEFAULT_MMAP_MAX, _DEFAULT_TRIM_THRESHOLD)
+    ok = bool(mallopt(_M_MMAP_MAX, mmap_max)) and bool(mallopt(_M_TRIM_THRESHOLD, trim))
+    if ok:
+        _allocator_tuned = enabled
     return ok
 
 

@@ -125,7 +125,7 @@ class StyleGAN2Generator(nn.Module):
             out = conv(out, latent[:, i + 1], noise_same)
             skip = to_rgb(out, latent[:, i + 2], skip)
             i += 2
-        return skip
+        return skip.contiguous()  # the fast path runs channels_last inside; hand back the usual NCHW layout
 
     def forward(
         self,
