@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # `lab` sits next to this file (Space layout)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `lab` (and on a Space, `gpen_hf`) sit here
 import lab
 
 from gpen_hf.degradation import degrade
@@ -31,7 +31,9 @@ MAX_PIXELS = int(float(os.environ.get("GPEN_MAX_PIXELS", "12e6")))  # input phot
 MAX_OUTPUT_SIDE = int(os.environ.get("GPEN_MAX_OUTPUT_SIDE", "8192"))
 DISPLAY_SIDE = 1600  # the before/after slider shows at most this; the PNG download is full resolution
 LAB_SIDE = 320  # display height of the lab's three faces
-LAUNCH_KWARGS = {"max_file_size": "25mb", "footer_links": ["api", "gradio"]}
+# the lab's three faces fill their boxes at the same size whatever the model's resolution
+CSS = ".lab-face img { width: 100% !important; height: 100% !important; object-fit: contain; }"
+LAUNCH_KWARGS = {"max_file_size": "25mb", "footer_links": ["api", "gradio"], "css": CSS}
 # A public Space must not let visitors load arbitrary Hub repos; locally it is allowed.
 ALLOW_MODEL_SWITCH = (
     os.environ.get("GPEN_ALLOW_MODEL_SWITCH", "0" if os.environ.get("SPACE_ID") else "1") == "1"
@@ -208,7 +210,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
     # ------------------------------------------------------------------ about
     def about():
         info = rt.info
-        return _banner(info), info.markdown(), info.card or "*(no model card)*", info.config
+        return _banner(info), info.markdown(), lab.card_body(info.card) or "*(no model card)*", info.config
 
     def switch_model(source: str):
         if not ALLOW_MODEL_SWITCH:
@@ -260,7 +262,13 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                     )
                     summary = gr.Markdown()
                     download = gr.DownloadButton("Download full-resolution PNG", variant="secondary")
-                    faces = gr.Gallery(label="Faces: cropped | restored", format="png", columns=2, height=300)
+                    faces = gr.Gallery(
+                        label="Faces: cropped | restored",
+                        format="png",
+                        columns=3,
+                        height="auto",
+                        object_fit="contain",
+                    )
             run_btn.click(
                 restore,
                 [photo, alpha, upscale, only_center, aligned],
@@ -301,17 +309,32 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                     jpeg = gr.Slider(0, 100, value=50, step=1, label="JPEG quality (0 = no JPEG)")
                     seed = gr.Number(value=0, precision=0, label="Seed (noise)")
                     with gr.Row():
-                        random_btn = gr.Button("🎲 Random, like training")
+                        random_btn = gr.Button("Random, like training")
                         lab_btn = gr.Button("Degrade + restore", variant="primary")
                 with gr.Column(scale=3):
                     lab_note = gr.Markdown()
                     with gr.Row(equal_height=True):
                         hq_view = gr.Image(
-                            label="HQ", format="png", type="numpy", interactive=False, height=LAB_SIDE
+                            label="HQ",
+                            elem_classes="lab-face",
+                            format="png",
+                            type="numpy",
+                            interactive=False,
+                            height=LAB_SIDE,
                         )
-                        lq_view = gr.Image(label="degraded", format="png", interactive=False, height=LAB_SIDE)
+                        lq_view = gr.Image(
+                            label="degraded",
+                            elem_classes="lab-face",
+                            format="png",
+                            interactive=False,
+                            height=LAB_SIDE,
+                        )
                         out_view = gr.Image(
-                            label="restored", format="png", interactive=False, height=LAB_SIDE
+                            label="restored",
+                            elem_classes="lab-face",
+                            format="png",
+                            interactive=False,
+                            height=LAB_SIDE,
                         )
                     table = gr.Dataframe(
                         headers=lab.METRIC_HEADERS,

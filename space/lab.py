@@ -91,6 +91,12 @@ def _read_card_and_config(source: str) -> tuple[str, dict[str, Any]]:
     return texts[0], json.loads(texts[1]) if texts[1] else {}
 
 
+def card_body(card: str) -> str:
+    """The card's Markdown without its YAML front matter (shown raw, it renders as a heading)."""
+    match = re.match(r"^---\s*\n.*?\n---\s*\n", card, re.DOTALL)
+    return card[match.end():] if match else card
+
+
 def is_untrained(card: str) -> bool:
     """A card that says the weights are random / untrained (tag ``untrained`` or those words)."""
     return bool(_UNTRAINED.search(card))
