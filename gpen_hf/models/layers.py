@@ -321,7 +321,7 @@ class ModulatedConv2d(nn.Module):
         """Per-sample, per-output-channel output scale: ``gain / ||W * s||`` (demodulation) or ``gain``."""
         if self.demodulate:
             return torch.rsqrt(s.pow(2) @ self._norms().t() + self.eps) * gain  # (N, out)
-        return torch.full((s.shape[0], self.out_channel), gain, device=s.device)
+        return s.new_full((1, self.out_channel), gain)  # broadcasts over the batch
 
     def _forward_weight(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
         """Batch 1: scale, style, demodulation and gain folded into the weight (one pass over it), then one
@@ -330,7 +330,7 @@ class ModulatedConv2d(nn.Module):
         w = self.weight[0]
         if self.upsample:  # conv_transpose2d wants (in, out, k, k): write the product in that layout directly
             outer = (s[0].view(-1, 1, 1, 1) * factor.view(1, -1, 1, 1)).to(w.dtype)
-            if torch.is_grad_enabled():
+            if torch.is_grad_enabled() or torch.jit.is_tracing():
                 weight = w.transpose(0, 1) * outer
             else:
                 weight = torch.mul(w.transpose(0, 1), outer, out=w.new_empty(w.shape[1], w.shape[0], *w.shape[2:]))
@@ -341,7 +341,8 @@ class ModulatedConv2d(nn.Module):
     def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
         """Any batch: modulate the input, convolve with the shared weight, demodulate (and scale) the output."""
         n = x.shape[0]
-        factor = self._factor(s, gain).view(n, -1, 1, 1)
+        factor = self._factor(s, gain)
+        factor = factor.view(factor.shape[0], -1, 1, 1)
         weight = (self.weight[0] * self.scale).to(x.dtype)  # a fresh (aligned) tensor: results never depend
         # on where the parameter happens to sit in memory (oneDNN/BLAS blockings follow alignment)
         x = x * s.to(x.dtype).view(n, -1, 1, 1)

@@ -52,6 +52,7 @@ def upfirdn2d_reference(
 def depthwise_kernel(kernel: torch.Tensor, channels: int, dtype: torch.dtype) -> torch.Tensor:
     """``kernel`` flipped (conv2d correlates) and repeated as a depthwise weight of shape (C, 1, kh, kw)."""
     kh, kw = kernel.shape
+    channels = int(channels)  # static even when traced with a symbolic batch (ONNX export)
     return torch.flip(kernel, [0, 1]).to(dtype).reshape(1, 1, kh, kw).expand(channels, 1, kh, kw).contiguous()
 
 

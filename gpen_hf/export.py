@@ -1,0 +1,98 @@
+"""ONNX export of :class:`~gpen_hf.models.GPENModel` (the restorer: (N, 3, R, R) in [-1, 1] → same shape).
+
+Uses the TorchScript-based exporter (``dynamo=False``): it needs no extra package (the dynamo exporter wants
+``onnxscript``) and handles every op of the fast path. The graph is the fast path: channels_last-friendly
+depthwise FIR filters and, for a fixed batch of 1, the style folded into each convolution weight; with
+``dynamic_batch`` the modulated convolutions modulate activations instead so one graph serves any batch.
+The model's encoder features and styles are computed inside the graph, so the file is self-contained.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .models import GPENModel, set_reference_mode
+from .models.layers import ModulatedConv2d
+
+DEFAULT_OPSET = 17
+
+
+class _ImageOnly(nn.Module):
+    """Wrap the model so the graph has one input (``sample``) and one output (``restored``)."""
+
+    def __init__(self, model: GPENModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, sample: torch.Tensor) -> torch.Tensor:
+        return self.model(sample, return_dict=False)[0]
+
+
+def load_model(source: str | Path | GPENModel) -> GPENModel:
+    """A model instance, a ``from_pretrained`` folder (or hub id), or an official ``.pth`` release file."""
+    if isinstance(source, GPENModel):
+        return source
+    path = Path(source)
+    if path.is_file() and path.suffix in (".pth", ".pt"):
+        return GPENModel.from_original_checkpoint(path)
+    return GPENModel.from_pretrained(str(source))
+
+
+def export_onnx(
+    source: str | Path | GPENModel,
+    output: str | Path,
+    dynamic_batch: bool = False,
+    opset: int = DEFAULT_OPSET,
+) -> Path:
+    """Write ``source`` as an ONNX file at ``output`` and return its path.
+
+    Args:
+        source: see :func:`load_model`.
+        output: the ``.onnx`` file to write (parent folders are created).
+        dynamic_batch: make the batch axis symbolic (``batch``); otherwise the graph takes exactly one face.
+        opset: ONNX opset (>= 17).
+    """
+    if opset < 17:
+        raise ValueError(f"opset must be >= 17, got {opset}")
+    model = load_model(source).float().eval()
+    set_reference_mode(model, False)
+    impls = {m: m.impl for m in model.modules() if isinstance(m, ModulatedConv2d)}
+    for m in impls:
+        m.impl = "activations" if dynamic_batch else "auto"
+    resolution = model.config.resolution
+    dummy = torch.rand(2 if dynamic_batch else 1, 3, resolution, resolution) * 2 - 1
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # static channel counts read as ints
+            warnings.filterwarnings("ignore", message="Constant folding")  # strided RGB slices: harmless
+            torch.onnx.export(
+                _ImageOnly(model),
+                (dummy,),
+                str(output),
+                input_names=["sample"],
+                output_names=["restored"],
+                opset_version=opset,
+                dynamo=False,
+                dynamic_axes={"sample": {0: "batch"}, "restored": {0: "batch"}} if dynamic_batch else None,
+            )
+    finally:
+        for m, impl in impls.items():
+            m.impl = impl
+    return output
+
+
+def onnx_session(path: str | Path, threads: int | None = None):
+    """An onnxruntime CPU ``InferenceSession`` for ``path`` (``threads`` intra-op threads, default: ORT's)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,71 @@
+"""ONNX export: onnxruntime must reproduce PyTorch (within 1e-3), for batch 1 and a symbolic batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gpen_hf import GPENModel
+from gpen_hf.cli import main
+from gpen_hf.export import export_onnx, onnx_session
+
+pytest.importorskip("onnxruntime")
+
+TINY = dict(resolution=32, style_dim=16, n_mlp=2, channel_multiplier=1, narrow=0.0625)
+
+
+@pytest.fixture(scope="module")
+def model() -> GPENModel:
+    torch.manual_seed(0)
+    model = GPENModel(**TINY).eval()
+    with torch.no_grad():  # official init leaves the encoder → decoder path at 0: switch it on
+        for name, p in model.named_parameters():
+            if name.endswith("noise.weight"):
+                p.fill_(0.5)
+    return model
+
+
+def _pytorch(model: GPENModel, x: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return model(torch.from_numpy(x)).sample.numpy()
+
+
+@pytest.mark.parametrize("dynamic_batch", [False, True])
+def test_onnxruntime_matches_pytorch(model: GPENModel, tmp_path: Path, dynamic_batch: bool) -> None:
+    path = export_onnx(model, tmp_path / "gpen.onnx", dynamic_batch=dynamic_batch)
+    session = onnx_session(path, threads=1)
+    (inp,), (out,) = session.get_inputs(), session.get_outputs()
+    assert (inp.name, out.name) == ("sample", "restored")
+    assert isinstance(inp.shape[0], str) == dynamic_batch
+    rng = np.random.default_rng(0)
+    for batch in (1, 3) if dynamic_batch else (1,):
+        x = rng.uniform(-1, 1, (batch, 3, 32, 32)).astype(np.float32)
+        got = session.run(None, {"sample": x})[0]
+        expected = _pytorch(model, x)
+        assert got.shape == expected.shape == (batch, 3, 32, 32)
+        assert np.abs(got - expected).max() < 1e-3
+    assert set_modes_restored(model)
+
+
+def set_modes_restored(model: GPENModel) -> bool:
+    """Export must leave the model's modulated convolutions in their previous (default) mode."""
+    from gpen_hf.models.layers import ModulatedConv2d
+
+    return all(m.impl == "auto" for m in model.modules() if isinstance(m, ModulatedConv2d))
+
+
+def test_cli_export_onnx(model: GPENModel, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    model.save_pretrained(tmp_path / "model")
+    out = tmp_path / "out" / "gpen.onnx"
+    assert main(["export-onnx", str(tmp_path / "model"), str(out), "--dynamic-batch", "--check"]) == 0
+    assert out.is_file()
+    assert "max-abs" in capsys.readouterr().out
+    assert main(["export-onnx", str(tmp_path / "missing"), str(tmp_path / "x.onnx")]) == 1
+
+
+def test_rejects_old_opset(model: GPENModel, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="opset"):
+        export_onnx(model, tmp_path / "x.onnx", opset=13)
