@@ -390,4 +390,8 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    create_app().launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), **LAUNCH_KWARGS)
+    try:
+        app = create_app()
+    except FileNotFoundError as err:  # no model yet: say so without a traceback
+        sys.exit(f"gpen-hf Space: {err}")
+    app.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), **LAUNCH_KWARGS)

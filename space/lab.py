@@ -94,7 +94,7 @@ def _read_card_and_config(source: str) -> tuple[str, dict[str, Any]]:
 def card_body(card: str) -> str:
     """The card's Markdown without its YAML front matter (shown raw, it renders as a heading)."""
     match = re.match(r"^---\s*\n.*?\n---\s*\n", card, re.DOTALL)
-    return card[match.end():] if match else card
+    return card[match.end() :] if match else card
 
 
 def is_untrained(card: str) -> bool:

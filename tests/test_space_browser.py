@@ -86,6 +86,10 @@ def test_lab_tab_in_browser(page, tmp_path):
     page.locator("img[src*='faceapi__sample6__f0_256']").first.click()  # an example row (a table: 2 inputs)
     page.get_by_text("HQ face:").first.wait_for()
     page.get_by_text("jpeg_quality").first.wait_for()  # the parameters JSON, written with the table
+    results = "() => document.body.innerText.split('Against the HQ face')[1]"
+    before = page.evaluate(results)
+    page.get_by_role("button", name="Random, like training").click()  # no re-upload: the HQ face stays
+    page.wait_for_function(f"before => ({results})() !== before", arg=before)
     page.wait_for_timeout(1500)
     _screenshot(page, "space_lab.png", tmp_path)
 
