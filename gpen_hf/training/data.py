@@ -9,7 +9,6 @@ uninterrupted one would have seen, for any number of data-loader workers.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,15 +67,17 @@ class FaceStream(Dataset):
         self.seed = seed
         self.flip_prob = flip_prob
         self._cache: list[np.ndarray] | None = None
+        self._perm: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
         if len(self.paths) * resolution * resolution * 3 <= MAX_CACHE_BYTES:
             self._cache = [load_face(p, resolution) for p in self.paths]
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    @functools.lru_cache(maxsize=2)
     def _permutation(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, epoch, 7]).permutation(len(self.paths))
+        if self._perm[0] != epoch:  # one permutation per epoch, cached (positions arrive nearly in order)
+            self._perm = (epoch, np.random.default_rng([self.seed, epoch, 7]).permutation(len(self.paths)))
+        return self._perm[1]
 
     def face(self, position: int) -> np.ndarray:
         """The HQ face at stream ``position`` (uint8 H×W×3)."""

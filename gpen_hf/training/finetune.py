@@ -17,7 +17,16 @@ from gpen_hf.models import GPENDiscriminator, GPENModel
 
 from .checkpointing import TrainState, make_ema, parameter_digest, requires_grad, save_checkpoint
 from .data import DegradedPairStream, make_loader
-from .loop import Throughput, log_grid, make_accelerator, make_adam, make_scheduler, push_to_hub, resume, to_uint8_grid
+from .loop import (
+    Throughput,
+    log_grid,
+    make_accelerator,
+    make_adam,
+    make_scheduler,
+    push_to_hub,
+    resume,
+    to_uint8_grid,
+)
 from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
 from .prior import gpen_from_prior
 
@@ -42,7 +51,7 @@ def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator
         model = GPENModel.from_pretrained(src, subfolder=_subfolder(src, "generator"))
         clashes = {k: v for k, v in arch.items() if v is not None and k != "resolution" and model.config[k] != v}
         if clashes or model.config.resolution != args.resolution:
-            raise ValueError(f"{src} has {dict((k, model.config[k]) for k in clashes)} and resolution "
+            raise ValueError(f"{src} has { {k: model.config[k] for k in clashes} } and resolution "
                              f"{model.config.resolution}; the options ask for {clashes}, {args.resolution}")
         if _subfolder(src, "discriminator"):
             disc = GPENDiscriminator.from_pretrained(src, subfolder="discriminator")

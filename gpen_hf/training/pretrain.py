@@ -20,7 +20,16 @@ from gpen_hf.models import GPENDiscriminator
 from .augment import diff_augment, parse_policy
 from .checkpointing import TrainState, make_ema, parameter_digest, save_checkpoint
 from .data import FaceStream, make_loader
-from .loop import Throughput, log_grid, make_accelerator, make_adam, make_scheduler, push_to_hub, resume, to_uint8_grid
+from .loop import (
+    Throughput,
+    log_grid,
+    make_accelerator,
+    make_adam,
+    make_scheduler,
+    push_to_hub,
+    resume,
+    to_uint8_grid,
+)
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
 from .prior import StyleGAN2Prior
 
