@@ -41,6 +41,21 @@ def _inplace_ok() -> bool:
     return not torch.is_grad_enabled()
 
 
+def _graph_mode() -> bool:
+    """Recording a graph (ONNX tracing, torch.compile): no Python-side caches, no ``out=`` arguments."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def _scaled_weight(weight: torch.Tensor, factor: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
+    """``weight * factor`` in ``x``'s dtype, written straight in ``x``'s memory format at inference (oneDNN
+    would otherwise copy an NCHW weight to channels_last on every call)."""
+    if torch.is_grad_enabled() or _graph_mode() or weight.dtype != x.dtype:
+        return (weight * factor).to(x.dtype)
+    fmt = CHANNELS_LAST if x.is_contiguous(memory_format=CHANNELS_LAST) else torch.contiguous_format
+    out = torch.empty(weight.shape, dtype=x.dtype, device=x.device, memory_format=fmt)
+    return torch.mul(weight, factor, out=out)
+
+
 def _lrelu(x: torch.Tensor) -> torch.Tensor:
     """Leaky ReLU (slope 0.2) of an already gain-scaled tensor: ``sqrt2*lrelu(v) == lrelu(sqrt2*v)``."""
     return F.leaky_relu(x, 0.2, inplace=_inplace_ok())
@@ -62,7 +77,7 @@ class _FIR(nn.Module):
 
     def depthwise(self, channels: int, dtype: torch.dtype) -> torch.Tensor:
         key = (channels, dtype, self.kernel.device, self.kernel.data_ptr(), self.kernel._version)
-        if self._cache is None or self._cache[0] != key or torch.jit.is_tracing():
+        if self._cache is None or self._cache[0] != key or _graph_mode():
             self._cache = (key, depthwise_kernel(self.kernel, channels, dtype))
         return self._cache[1]
 
@@ -231,7 +246,8 @@ class ConvLayer(nn.Sequential):
         act = layers[1]
         bias = act.bias if isinstance(act, FusedLeakyReLU) else conv.bias
         bias = bias * SQRT2 if bias is not None else None
-        out = F.conv2d(x, conv.weight * (conv.scale * SQRT2), bias, stride=conv.stride, padding=conv.padding)
+        weight = _scaled_weight(conv.weight, conv.scale * SQRT2, x)
+        out = F.conv2d(x, weight, bias, stride=conv.stride, padding=conv.padding)
         return _lrelu(out)
 
 
@@ -309,7 +325,7 @@ class ModulatedConv2d(nn.Module):
         """
         w = self.weight[0]
         key = (w.data_ptr(), self.weight._version, w.dtype, w.device)
-        cacheable = not torch.is_grad_enabled() and not torch.jit.is_tracing()
+        cacheable = not torch.is_grad_enabled() and not _graph_mode()
         cache = getattr(self, "_norms_cache", None)
         if cacheable and cache is not None and cache[0] == key:
             return cache[1]
@@ -328,14 +344,11 @@ class ModulatedConv2d(nn.Module):
         plain convolution."""
         factor = self._factor(s, gain)[0] * self.scale
         w = self.weight[0]
-        if self.upsample:  # conv_transpose2d wants (in, out, k, k): write the product in that layout directly
-            outer = (s[0].view(-1, 1, 1, 1) * factor.view(1, -1, 1, 1)).to(w.dtype)
-            if torch.is_grad_enabled() or torch.jit.is_tracing():
-                weight = w.transpose(0, 1) * outer
-            else:
-                weight = torch.mul(w.transpose(0, 1), outer, out=w.new_empty(w.shape[1], w.shape[0], *w.shape[2:]))
-            return self.blur(F.conv_transpose2d(x, weight.to(x.dtype), stride=2), bias)
-        weight = (w * (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype)).to(x.dtype)
+        if self.upsample:  # conv_transpose2d wants (in, out, k, k)
+            outer = s[0].view(-1, 1, 1, 1) * factor.view(1, -1, 1, 1)
+            weight = _scaled_weight(w.transpose(0, 1), outer.to(w.dtype), x)
+            return self.blur(F.conv_transpose2d(x, weight, stride=2), bias)
+        weight = _scaled_weight(w, (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype), x)
         return F.conv2d(x, weight, None if bias is None else bias.to(x.dtype), padding=self.padding)
 
     def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):

@@ -1,0 +1,200 @@
+"""End-to-end inference numbers: whole-photo time, peak RSS on a big photo, PyTorch vs ONNX Runtime table.
+
+    python benchmarks/bench_inference.py photo     # one-face photo, detection → paste-back, fast vs reference
+    python benchmarks/bench_inference.py rss       # 4000x3000 photo with 10 faces: peak RSS per batch size
+    python benchmarks/bench_inference.py table     # resolution x dtype x backend: forward time and peak RSS
+
+Models have the official GPEN-BFR shapes; weights are the trained default model when it exists
+(gpen_hf/assets/gpen-default), random otherwise (speed and memory do not depend on the weights). Each ``rss``
+and ``table`` row runs in its own process so its peak RSS (``ru_maxrss``) is its own. Photos come from
+../shared/data/faces/photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from gpen_hf import GPENModel, set_reference_mode
+from gpen_hf.runtime import inference_context, tune_cpu_allocator
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT.parent / "shared" / "data" / "faces" / "photos"
+DEFAULT_MODEL = ROOT / "gpen_hf" / "assets" / "gpen-default"
+SHAPES = {256: (1, 0.5), 512: (2, 1.0)}
+
+
+def load_model(resolution: int) -> tuple[GPENModel, str]:
+    """The trained default model if it has this resolution, else random weights with the official shapes."""
+    if (DEFAULT_MODEL / "config.json").is_file():
+        model = GPENModel.from_pretrained(str(DEFAULT_MODEL))
+        if model.config.resolution == resolution:
+            return model.eval(), "trained default model"
+    cm, narrow = SHAPES[resolution]
+    torch.manual_seed(0)
+    return GPENModel(resolution=resolution, channel_multiplier=cm, narrow=narrow).eval(), "random weights"
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def big_photo() -> np.ndarray:
+    """A 4000x3000 RGB collage of real photos holding 10 faces (4 + 2 + 1 + 3 single-face crops)."""
+    def read(name: str, size: tuple[int, int]) -> np.ndarray:
+        bgr = cv2.imread(str(PHOTOS / name))
+        return cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+
+    canvas = np.full((3000, 4000, 3), 128, np.uint8)
+    canvas[:1943, :4000] = read("3ddfa-v2__emma.jpg", (4000, 1943))
+    canvas[1960:2960, :2230] = read("3ddfa-v2__trump_hillary.jpg", (2230, 1000))
+    canvas[1960:2960, 2240:2990] = read("3ddfa-v2__JianzhuGuo.jpg", (750, 1000))
+    for (y, x), name in zip([(1960, 3000), (1960, 3500), (2480, 3000)],
+                            ["codeformer__gray_111_Alexa_Chung_00.png", "codeformer__gray_158_Jimmy_Fallon_00.png",
+                             "codeformer__gray_161_Zac_Efron_00.png"]):
+        canvas[y:y + 480, x:x + 480] = read(name, (480, 480))
+    return canvas
+
+
+def cmd_photo(args: argparse.Namespace) -> None:
+    """Whole photo, one face, at 512: fast vs reference path (and bf16), interleaved."""
+    from gpen_hf.pipeline import GPENPipeline
+
+    model, weights = load_model(512)
+    pipe = GPENPipeline(model)
+    photo = cv2.cvtColor(cv2.imread(str(PHOTOS / args.photo)), cv2.COLOR_BGR2RGB)
+    modes = {"reference fp32": (True, None), "fast fp32": (False, None)}
+    if args.bf16:
+        modes["fast bf16"] = (False, torch.bfloat16)
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    for rep in range(args.repeats + 1):  # first round is warm-up
+        for name, (reference, dtype) in modes.items():
+            set_reference_mode(model, reference)
+            start = time.perf_counter()
+            with inference_context("cpu", dtype):
+                out = pipe(photo, output_type="np")
+            if rep:
+                times[name].append(time.perf_counter() - start)
+    print(f"photo {args.photo} {photo.shape[1]}x{photo.shape[0]}, {out.num_faces} face(s), GPEN-512 ({weights}),"
+          f" threads {torch.get_num_threads()}; end to end (detect, align, restore, paste-back)")
+    ref = min(times["reference fp32"])
+    for name, ts in times.items():
+        print(f"  {name:<16} best {min(ts):6.2f} s  median {np.median(ts):6.2f} s  reference/this {ref / min(ts):5.2f}")
+
+
+def child_rss(batch_size: int) -> dict:
+    """In-process part of ``rss``: restore the big photo with one batch size, report peak RSS."""
+    from gpen_hf.pipeline import GPENPipeline
+
+    model, weights = load_model(512)
+    photo = big_photo()
+    pipe = GPENPipeline(model)
+    before = peak_rss_mib()
+    start = time.perf_counter()
+    out = pipe(photo, batch_size=batch_size, output_type="np")
+    return {"batch_size": batch_size, "faces": out.num_faces, "seconds": time.perf_counter() - start,
+            "rss_before_mib": before, "peak_rss_mib": peak_rss_mib(), "weights": weights}
+
+
+def child_table(resolution: int, backend: str, dtype: str, repeats: int) -> dict:
+    """In-process part of ``table``: best forward time (batch 1) and peak RSS of one configuration."""
+    model, weights = load_model(resolution)
+    x = torch.rand(1, 3, resolution, resolution) * 2 - 1
+    if backend == "onnx":
+        from gpen_hf.export import export_onnx, onnx_session
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(model, Path(tmp) / "gpen.onnx")
+            del model
+            session = onnx_session(path, threads=torch.get_num_threads())
+            run = lambda: session.run(None, {"sample": x.numpy()})  # noqa: E731
+            run()
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - start)
+    else:
+        set_reference_mode(model, backend == "pytorch-reference")
+        times = []
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            with inference_context("cpu", None if dtype == "fp32" else dtype):
+                model(x)
+            times.append(time.perf_counter() - start)
+        times = times[1:]
+    return {"resolution": resolution, "backend": backend, "dtype": dtype, "best_s": min(times),
+            "peak_rss_mib": peak_rss_mib(), "weights": weights}
+
+
+def run_child(argv: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cmd_rss(args: argparse.Namespace) -> None:
+    for bs in args.batch_sizes:
+        r = run_child(["_child_rss", str(bs), "--threads", str(args.threads)])
+        print(f"4000x3000 photo, {r['faces']} faces, GPEN-512 ({r['weights']}), batch_size {bs}: "
+              f"{r['seconds']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB "
+              f"(model loaded: {r['rss_before_mib']:.0f} MiB)")
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    print("| resolution | backend | dtype | forward batch 1 (s) | peak RSS (MiB) |")
+    print("|---|---|---|---|---|")
+    for res in args.resolutions:
+        for backend, dtype in [("pytorch-reference", "fp32"), ("pytorch", "fp32"), ("pytorch", "bf16"),
+                               ("onnx", "fp32")]:
+            if dtype == "bf16" and args.no_bf16:
+                continue
+            r = run_child(["_child_table", str(res), backend, dtype, "--threads", str(args.threads),
+                           "--repeats", str(args.repeats)])
+            print(f"| {res} | {backend} | {dtype} | {r['best_s']:.2f} | {r['peak_rss_mib']:.0f} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("photo")
+    p.add_argument("--photo", default="3ddfa-v2__JianzhuGuo.jpg")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--bf16", action="store_true")
+    p = sub.add_parser("rss")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 10])
+    p = sub.add_parser("table")
+    p.add_argument("--resolutions", type=int, nargs="+", default=[256, 512])
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--no-bf16", action="store_true")
+    p = sub.add_parser("_child_rss")
+    p.add_argument("batch_size", type=int)
+    p = sub.add_parser("_child_table")
+    p.add_argument("resolution", type=int)
+    p.add_argument("backend")
+    p.add_argument("dtype")
+    p.add_argument("--repeats", type=int, default=2)
+    for p in sub.choices.values():
+        p.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    tune_cpu_allocator()
+    if args.cmd == "_child_rss":
+        print(json.dumps(child_rss(args.batch_size)))
+    elif args.cmd == "_child_table":
+        print(json.dumps(child_table(args.resolution, args.backend, args.dtype, args.repeats)))
+    else:
+        {"photo": cmd_photo, "rss": cmd_rss, "table": cmd_table}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
