@@ -173,7 +173,8 @@ def test_discriminator_fast_equals_reference() -> None:
 
 
 def test_inference_caches_follow_weight_updates() -> None:
-    """The cached demodulation norms and FIR kernels must not go stale when weights are loaded in place."""
+    """The inference caches (demodulation norms, scaled linear weights, FIR kernels) must not go stale when
+    weights are loaded in place."""
     torch.manual_seed(0)
     model = GPENModel(**TINY).eval()
     other = GPENModel(**TINY).eval()

@@ -171,12 +171,25 @@ class EqualLinear(nn.Module):
         self.scale = lr_mul / math.sqrt(in_dim)
         self.lr_mul = lr_mul
 
+    reference: bool = False
+
+    def scaled_weight(self) -> torch.Tensor:
+        """``weight * scale``; cached at inference (the mapping, style and final linears rescale ~40 M values
+        per forward otherwise), recomputed when autograd records, in reference mode or when it changes."""
+        if self.reference or torch.is_grad_enabled() or _graph_mode():
+            return self.weight * self.scale
+        key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype, self.weight.device)
+        cache = getattr(self, "_weight_cache", None)
+        if cache is None or cache[0] != key:
+            cache = self._weight_cache = (key, self.weight * self.scale)
+        return cache[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias * self.lr_mul if self.bias is not None else None
         if self.activation:
-            out = F.linear(x, self.weight * self.scale)
+            out = F.linear(x, self.scaled_weight())
             return fused_leaky_relu(out, bias)
-        return F.linear(x, self.weight * self.scale, bias=bias)
+        return F.linear(x, self.scaled_weight(), bias=bias)
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, lr_mul={self.lr_mul}, act={self.activation}"
@@ -510,6 +523,6 @@ def set_reference_mode(model: nn.Module, enabled: bool = True) -> nn.Module:
     for module in model.modules():
         if isinstance(module, ModulatedConv2d):
             module.impl = "grouped" if enabled else "auto"
-        elif isinstance(module, (_FIR, ConvLayer)):
+        elif isinstance(module, (_FIR, ConvLayer, EqualLinear)):
             module.reference = enabled
     return model
