@@ -3,6 +3,7 @@
     python benchmarks/bench_inference.py photo     # one-face photo, detection → paste-back, fast vs reference
     python benchmarks/bench_inference.py rss       # 4000x3000 photo with 10 faces: peak RSS per batch size
     python benchmarks/bench_inference.py table     # resolution x dtype x backend: forward time and peak RSS
+    python benchmarks/bench_inference.py lpips     # bf16 vs fp32 outputs on real aligned faces (LPIPS, max-abs)
 
 Models have the official GPEN-BFR shapes; weights are the trained default model when it exists
 (gpen_hf/assets/gpen-default), random otherwise (speed and memory do not depend on the weights). Each ``rss``
@@ -137,6 +138,33 @@ def child_table(resolution: int, backend: str, dtype: str, repeats: int) -> dict
             "peak_rss_mib": peak_rss_mib(), "weights": weights}
 
 
+def cmd_lpips(args: argparse.Namespace) -> None:
+    """bf16 autocast vs fp32 on real aligned faces: LPIPS(bf16 out, fp32 out) and the change of LPIPS to input."""
+    from gpen_hf.metrics.lpips import LPIPS
+
+    model, weights = load_model(args.resolution)
+    lpips = LPIPS()
+    files = sorted((PHOTOS.parent / "aligned512").glob("*.png"))[: args.faces]
+    deltas, between, max_abs = [], [], []
+    for f in files:
+        rgb = cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)
+        rgb = cv2.resize(rgb, (args.resolution, args.resolution), interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+        outs = {}
+        for dtype in (None, torch.bfloat16):
+            with inference_context("cpu", dtype):
+                outs[dtype] = model(x).sample.float().clamp(-1, 1)
+        with torch.no_grad():
+            to_input = [float(lpips(outs[d], x)) for d in (None, torch.bfloat16)]
+            between.append(float(lpips(outs[torch.bfloat16], outs[None])))
+        deltas.append(abs(to_input[1] - to_input[0]))
+        max_abs.append(float((outs[torch.bfloat16] - outs[None]).abs().max()))
+    print(f"GPEN-{args.resolution} ({weights}), {len(files)} real aligned faces, bf16 autocast vs fp32:")
+    print(f"  |LPIPS(out, input) change|  mean {np.mean(deltas):.4f}  max {np.max(deltas):.4f}")
+    print(f"  LPIPS(bf16 out, fp32 out)   mean {np.mean(between):.4f}  max {np.max(between):.4f}")
+    print(f"  max-abs output difference   max {np.max(max_abs):.4f} (outputs in [-1, 1])")
+
+
 def run_child(argv: list[str]) -> dict:
     out = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -150,17 +178,48 @@ def cmd_rss(args: argparse.Namespace) -> None:
               f"(model loaded: {r['rss_before_mib']:.0f} MiB)")
 
 
+CONFIGS = [("pytorch-reference", "fp32"), ("pytorch", "fp32"), ("pytorch", "bf16"), ("onnx", "fp32")]
+
+
+def interleaved_times(resolution: int, configs: list[tuple[str, str]], repeats: int) -> dict[tuple[str, str], float]:
+    """Best forward time (batch 1) of every configuration, run round-robin in this process."""
+    from gpen_hf.export import export_onnx, onnx_session
+
+    model, _ = load_model(resolution)
+    x = torch.rand(1, 3, resolution, resolution) * 2 - 1
+    with tempfile.TemporaryDirectory() as tmp:
+        session = onnx_session(export_onnx(model, Path(tmp) / "gpen.onnx"), threads=torch.get_num_threads())
+
+    def call(backend: str, dtype: str) -> None:
+        if backend == "onnx":
+            session.run(None, {"sample": x.numpy()})
+            return
+        set_reference_mode(model, backend == "pytorch-reference")
+        with inference_context("cpu", None if dtype == "fp32" else dtype):
+            model(x)
+
+    best = {c: float("inf") for c in configs}
+    for rep in range(repeats + 1):  # round 0 is warm-up
+        for c in configs:
+            start = time.perf_counter()
+            call(*c)
+            if rep:
+                best[c] = min(best[c], time.perf_counter() - start)
+    return best
+
+
 def cmd_table(args: argparse.Namespace) -> None:
-    print("| resolution | backend | dtype | forward batch 1 (s) | peak RSS (MiB) |")
-    print("|---|---|---|---|---|")
+    """Times from one interleaved in-process run per resolution; peak RSS from one child process per row."""
+    configs = [c for c in CONFIGS if not (args.no_bf16 and c[1] == "bf16")]
+    print("| resolution | backend | dtype | forward batch 1 (s) | vs reference | peak RSS (MiB) |")
+    print("|---|---|---|---|---|---|")
     for res in args.resolutions:
-        for backend, dtype in [("pytorch-reference", "fp32"), ("pytorch", "fp32"), ("pytorch", "bf16"),
-                               ("onnx", "fp32")]:
-            if dtype == "bf16" and args.no_bf16:
-                continue
-            r = run_child(["_child_table", str(res), backend, dtype, "--threads", str(args.threads),
-                           "--repeats", str(args.repeats)])
-            print(f"| {res} | {backend} | {dtype} | {r['best_s']:.2f} | {r['peak_rss_mib']:.0f} |", flush=True)
+        times = interleaved_times(res, configs, args.repeats)
+        for backend, dtype in configs:
+            r = run_child(["_child_table", str(res), backend, dtype, "--threads", str(args.threads), "--repeats", "1"])
+            ratio = times[("pytorch-reference", "fp32")] / times[(backend, dtype)]
+            print(f"| {res} | {backend} | {dtype} | {times[(backend, dtype)]:.2f} | {ratio:.2f}x | "
+                  f"{r['peak_rss_mib']:.0f} |", flush=True)
 
 
 def main() -> None:
@@ -176,6 +235,9 @@ def main() -> None:
     p.add_argument("--resolutions", type=int, nargs="+", default=[256, 512])
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--no-bf16", action="store_true")
+    p = sub.add_parser("lpips")
+    p.add_argument("--resolution", type=int, default=512)
+    p.add_argument("--faces", type=int, default=4)
     p = sub.add_parser("_child_rss")
     p.add_argument("batch_size", type=int)
     p = sub.add_parser("_child_table")
@@ -193,7 +255,7 @@ def main() -> None:
     elif args.cmd == "_child_table":
         print(json.dumps(child_table(args.resolution, args.backend, args.dtype, args.repeats)))
     else:
-        {"photo": cmd_photo, "rss": cmd_rss, "table": cmd_table}[args.cmd](args)
+        {"photo": cmd_photo, "rss": cmd_rss, "table": cmd_table, "lpips": cmd_lpips}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import sys
+import warnings
 from collections.abc import Iterator
 
 import torch
@@ -61,11 +62,29 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
     return names[dtype]
 
 
+def cpu_supports(dtype: torch.dtype) -> bool:
+    """Whether this CPU has native oneDNN kernels for ``dtype`` (AVX-512-BF16/AMX/AVX-VNNI class hardware).
+
+    Without them bf16/fp16 convolutions run on slow reference kernels: several times *slower* than fp32.
+    """
+    try:
+        if dtype == torch.bfloat16:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        if dtype == torch.float16:
+            return bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+    return dtype == torch.float32
+
+
 @contextlib.contextmanager
 def inference_context(device: torch.device | str = "cpu", dtype: str | torch.dtype | None = None) -> Iterator[None]:
     """``torch.inference_mode()`` and, for a reduced ``dtype``, autocast on ``device``'s type."""
     autocast_dtype = resolve_dtype(dtype)
     device_type = torch.device(device).type
+    if autocast_dtype is not None and device_type == "cpu" and not cpu_supports(autocast_dtype):
+        warnings.warn(f"this CPU has no native {autocast_dtype} kernels: autocast will be much slower than "
+                      "float32 here", RuntimeWarning, stacklevel=3)
     with torch.inference_mode():
         if autocast_dtype is None:
             yield

@@ -1,0 +1,33 @@
+"""Inference settings: dtype names, the inference/autocast context, the allocator switch."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+from gpen_hf.runtime import inference_context, resolve_dtype, tune_cpu_allocator
+
+
+def test_resolve_dtype() -> None:
+    assert resolve_dtype(None) is None and resolve_dtype("fp32") is None and resolve_dtype(torch.float32) is None
+    assert resolve_dtype("bf16") is torch.bfloat16 and resolve_dtype("float16") is torch.float16
+    with pytest.raises(ValueError, match="unknown dtype"):
+        resolve_dtype("int8")
+
+
+@pytest.mark.filterwarnings("ignore:this CPU has no native")
+def test_inference_context_sets_modes() -> None:
+    with inference_context("cpu"):
+        assert torch.is_inference_mode_enabled() and not torch.is_autocast_enabled("cpu")
+    with inference_context("cpu", "bf16"):
+        assert torch.is_inference_mode_enabled() and torch.is_autocast_enabled("cpu")
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    assert not torch.is_inference_mode_enabled()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
+def test_allocator_switch_round_trip() -> None:
+    assert tune_cpu_allocator(True) and tune_cpu_allocator(True)
+    assert tune_cpu_allocator(False) and tune_cpu_allocator(False)
