@@ -31,3 +31,17 @@ def test_inference_context_sets_modes() -> None:
 def test_allocator_switch_round_trip() -> None:
     assert tune_cpu_allocator(True) and tune_cpu_allocator(True)
     assert tune_cpu_allocator(False) and tune_cpu_allocator(False)
+
+
+def test_batch_size_for_budget_scales_with_model_size() -> None:
+    from gpen_hf import GPENModel
+    from gpen_hf.runtime import batch_size_for_budget, face_memory_bytes
+
+    small = GPENModel(resolution=32, style_dim=16, n_mlp=1, channel_multiplier=1, narrow=0.0625)
+    large = GPENModel(resolution=64, style_dim=16, n_mlp=1, channel_multiplier=1, narrow=0.0625)
+    assert 0 < face_memory_bytes(small) < face_memory_bytes(large)
+    one_large = face_memory_bytes(large) / 2**20
+    assert batch_size_for_budget(large, 3.5 * one_large, 16) == 3
+    assert batch_size_for_budget(large, 0.1 * one_large, 16) == 1  # never below one face
+    assert batch_size_for_budget(large, 100 * one_large, 4) == 4  # never above the requested batch
+    assert batch_size_for_budget(large, None, 5) == 5
