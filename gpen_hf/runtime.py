@@ -95,9 +95,10 @@ def inference_context(device: torch.device | str = "cpu", dtype: str | torch.dty
 
 
 #: Peak working memory of one face through the fast path, in units of the sum of all feature maps
-#: (sum over resolutions r of C_r * r^2 float32 values). Measured: GPEN-512 peaks ~0.9 GB per face in float32
-#: (encoder features kept for the decoder, concatenated maps, transposed-conv and blur outputs).
-ACTIVATION_FACTOR = 7.0
+#: (sum over resolutions r of C_r * r^2 float32 values). Measured with GPEN-512 in float32
+#: (encoder features kept for the decoder, concatenated maps, transposed-conv and blur outputs): the 4000x3000
+#: ten-face benchmark grows by ~0.69 GiB of peak RSS per extra face in a batch; 6.0 gives ~0.72 GiB.
+ACTIVATION_FACTOR = 6.0
 
 
 def face_memory_bytes(model: torch.nn.Module) -> int:
