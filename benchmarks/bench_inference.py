@@ -118,7 +118,9 @@ def child_table(resolution: int, backend: str, dtype: str, repeats: int) -> dict
             path = export_onnx(model, Path(tmp) / "gpen.onnx")
             del model
             session = onnx_session(path, threads=torch.get_num_threads())
-            run = lambda: session.run(None, {"sample": x.numpy()})  # noqa: E731
+            def run() -> None:
+                session.run(None, {"sample": x.numpy()})
+
             run()
             times = []
             for _ in range(repeats):

@@ -14,7 +14,7 @@ from gpen_hf.export import export_onnx, onnx_session
 
 pytest.importorskip("onnxruntime")
 
-TINY = dict(resolution=32, style_dim=16, n_mlp=2, channel_multiplier=1, narrow=0.0625)
+TINY = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
 
 
 @pytest.fixture(scope="module")

@@ -131,7 +131,7 @@ def test_conv_layer(kernel: int, downsample: bool, bias: bool, activate: bool) -
     _assert_same(fast, ref)
 
 
-TINY = dict(resolution=32, style_dim=16, n_mlp=2, channel_multiplier=1, narrow=0.0625)
+TINY = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
 
 
 @pytest.mark.parametrize("batch", [1, 3])

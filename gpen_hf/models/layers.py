@@ -30,7 +30,7 @@ from torch import nn
 
 from .upfirdn import blur2d, depthwise_kernel, make_kernel, upfirdn2d, upfirdn2d_reference, upsample2d
 
-__all__ = ["make_kernel", "upfirdn2d", "upfirdn2d_reference", "set_reference_mode"]
+__all__ = ["make_kernel", "set_reference_mode", "upfirdn2d", "upfirdn2d_reference"]
 
 SQRT2 = math.sqrt(2.0)
 CHANNELS_LAST = torch.channels_last

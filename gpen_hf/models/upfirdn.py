@@ -93,8 +93,8 @@ def upfirdn2d(
 ) -> torch.Tensor:
     """Fast, general :func:`upfirdn2d_reference`: one depthwise convolution (strided when downsampling,
     transposed when upsampling)."""
-    n, c, h, w = x.shape
-    kh, kw = kernel.shape
+    c, h = x.shape[1], x.shape[2]
+    kh = kernel.shape[0]
     pad0, pad1 = pad
     weight = depthwise_kernel(kernel, c, x.dtype)
     if up > 1:
