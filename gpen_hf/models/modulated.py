@@ -1,0 +1,263 @@
+"""Style-modulated StyleGAN2 layers: modulated convolution, noise injection, styled conv, ToRGB.
+
+Each has the reference path of the authors (per-sample weights, grouped convolution, unfused bias/activation)
+and the fast path described in :mod:`.layers`; ``ModulatedConv2d.impl`` selects it (see
+:func:`.layers.set_reference_mode`). Imported from :mod:`.layers` as well, where they used to live.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import (
+    CHANNELS_LAST,
+    SQRT2,
+    Blur,
+    EqualLinear,
+    FusedLeakyReLU,
+    Upsample,
+    _graph_mode,
+    _lrelu,
+    _scaled_weight,
+)
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 modulated convolution with optional demodulation and 2x (transposed-conv) upsampling.
+
+    ``impl``: ``"auto"`` (fast: style folded into the weight for batch 1, modulated activations otherwise),
+    ``"activations"`` (always modulate activations; any batch size in one graph, used for ONNX export) or
+    ``"grouped"`` (the reference). All compute the same function.
+    """
+
+    def __init__(
+        self,
+        in_channel: int,
+        out_channel: int,
+        kernel_size: int,
+        style_dim: int,
+        demodulate: bool = True,
+        upsample: bool = False,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+    ):
+        super().__init__()
+        self.eps = 1e-8
+        self.kernel_size = kernel_size
+        self.in_channel = in_channel
+        self.out_channel = out_channel
+        self.upsample = upsample
+        self.demodulate = demodulate
+        self.impl = "auto"
+        if upsample:
+            factor = 2
+            p = (len(blur_kernel) - factor) - (kernel_size - 1)
+            self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + factor - 1, p // 2 + 1), upsample_factor=factor)
+        self.scale = 1 / math.sqrt(in_channel * kernel_size**2)
+        self.padding = kernel_size // 2
+        self.weight = nn.Parameter(torch.randn(1, out_channel, in_channel, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_channel, bias_init=1)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channel}, {self.out_channel}, {self.kernel_size}, "
+            f"upsample={self.upsample}, demodulate={self.demodulate}, impl={self.impl}"
+        )
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.impl == "grouped":
+            return self._forward_grouped(x, self.modulation(style))
+        return self.forward_fused(x, style)
+
+    def _style(self, style: torch.Tensor, device_type: str) -> torch.Tensor:
+        """Modulation vector (N, in) in float32 (computed in the weights' dtype, never autocast: a tiny op that
+        keeps the styles accurate in bf16 runs)."""
+        with torch.autocast(device_type, enabled=False):
+            return self.modulation(style.to(self.modulation.weight.dtype)).float()
+
+    def forward_fused(
+        self, x: torch.Tensor, style: torch.Tensor, gain: float = 1.0, bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Fast path: ``gain * modconv(x, style) + bias`` (``bias`` per output channel, optional).
+
+        Callers fold what follows the convolution (activation gain, bias) into it, which costs nothing here.
+        """
+        n = x.shape[0]
+        x = x.contiguous(memory_format=CHANNELS_LAST)
+        s = self._style(style, x.device.type)
+        if n == 1 and self.impl == "auto":
+            return self._forward_weight(x, s, gain, bias)
+        return self._forward_activations(x, s, gain, bias)
+
+    def _norms(self) -> torch.Tensor:
+        """Squared norms of the scaled weight per (out, in) pair, float32: demodulation needs only these.
+
+        Cached at inference (rebuilt when the parameter changes in place, is replaced, moved or cast);
+        recomputed on every call when autograd records, so training gradients flow as usual.
+        """
+        w = self.weight[0]
+        key = (w.data_ptr(), self.weight._version, w.dtype, w.device)
+        cacheable = not torch.is_grad_enabled() and not _graph_mode()
+        cache = getattr(self, "_norms_cache", None)
+        if cacheable and cache is not None and cache[0] == key:
+            return cache[1]
+        norms = w.float().pow(2).sum(dim=(2, 3)) * self.scale**2
+        self._norms_cache = (key, norms) if cacheable else None
+        return norms
+
+    def _factor(self, s: torch.Tensor, gain: float) -> torch.Tensor:
+        """Per-sample, per-output-channel output scale: ``gain / ||W * s||`` (demodulation) or ``gain``."""
+        if self.demodulate:
+            return torch.rsqrt(s.pow(2) @ self._norms().t() + self.eps) * gain  # (N, out)
+        return s.new_full((1, self.out_channel), gain)  # broadcasts over the batch
+
+    def _forward_weight(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
+        """Batch 1: scale, style, demodulation and gain folded into the weight (one pass over it), then one
+        plain convolution."""
+        factor = self._factor(s, gain)[0] * self.scale
+        w = self.weight[0]
+        if self.upsample:  # conv_transpose2d wants (in, out, k, k)
+            outer = s[0].view(-1, 1, 1, 1) * factor.view(1, -1, 1, 1)
+            weight = _scaled_weight(w.transpose(0, 1), outer.to(w.dtype), x)
+            return self.blur(F.conv_transpose2d(x, weight, stride=2), bias)
+        weight = _scaled_weight(w, (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype), x)
+        return F.conv2d(x, weight, None if bias is None else bias.to(x.dtype), padding=self.padding)
+
+    def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
+        """Any batch: modulate the input, convolve with the shared weight, demodulate (and scale) the output."""
+        n = x.shape[0]
+        factor = self._factor(s, gain)
+        factor = factor.view(factor.shape[0], -1, 1, 1)
+        weight = (self.weight[0] * self.scale).to(x.dtype)  # a fresh (aligned) tensor: results never depend
+        # on where the parameter happens to sit in memory (oneDNN/BLAS blockings follow alignment)
+        x = x * s.to(x.dtype).view(n, -1, 1, 1)
+        if self.upsample:
+            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+            return self.blur(out * factor.to(out.dtype), bias)
+        out = F.conv2d(x, weight, padding=self.padding)
+        if bias is None:
+            return out * factor.to(out.dtype)
+        return torch.addcmul(bias.to(out.dtype).view(1, -1, 1, 1), out, factor.to(out.dtype))
+
+    def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Reference: one modulated (and demodulated) weight per sample, grouped convolution over the batch."""
+        n, c, h, w = x.shape
+        k = self.kernel_size
+        weight = self.scale * self.weight * style.view(n, 1, c, 1, 1)
+        if self.demodulate:
+            demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + self.eps)
+            weight = weight * demod.view(n, self.out_channel, 1, 1, 1)
+        x = x.reshape(1, n * c, h, w)
+        if self.upsample:
+            weight = weight.transpose(1, 2).reshape(n * c, self.out_channel, k, k)
+            out = F.conv_transpose2d(x, weight.to(x.dtype), padding=0, stride=2, groups=n)
+            out = out.view(n, self.out_channel, *out.shape[2:])
+            return self.blur(out)
+        weight = weight.view(n * self.out_channel, c, k, k)
+        out = F.conv2d(x, weight.to(x.dtype), padding=self.padding, groups=n)
+        return out.view(n, self.out_channel, *out.shape[2:])
+
+
+class NoiseInjection(nn.Module):
+    """Inject a (scaled) noise map: concatenated to the features (``concat``) or added to them (``add``).
+
+    In GPEN the "noise" is an encoder feature map of the same resolution. Without a given map a random one is
+    drawn (stage-1 prior training): one channel for ``add`` (as StyleGAN2), one per feature channel for
+    ``concat`` so the layer's width matches what the encoder will feed later.
+    """
+
+    def __init__(self, mode: str = "concat"):
+        super().__init__()
+        if mode not in ("concat", "add"):
+            raise ValueError(f"NoiseInjection mode must be 'concat' or 'add', got {mode!r}")
+        self.mode = mode
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if noise is None:
+            n, c, h, w = x.shape
+            noise = x.new_empty(n, c if self.mode == "concat" else 1, h, w).normal_()
+        noise = self.weight.to(x.dtype) * noise.to(x.dtype)
+        if self.mode == "concat":
+            return torch.cat((x, noise), dim=1)
+        return x + noise
+
+
+class ConstantInput(nn.Module):
+    """Learned 4x4 constant that starts the synthesis network."""
+
+    def __init__(self, channel: int, size: int = 4):
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channel, size, size))
+
+    def forward(self, batch: int) -> torch.Tensor:
+        return self.input.expand(batch, -1, -1, -1)
+
+
+class StyledConv(nn.Module):
+    """Modulated conv → noise injection (concat / add / none) → bias + scaled leaky ReLU."""
+
+    def __init__(
+        self,
+        in_channel: int,
+        out_channel: int,
+        kernel_size: int,
+        style_dim: int,
+        upsample: bool = False,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        noise_mode: str = "concat",
+    ):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channel, out_channel, kernel_size, style_dim, upsample=upsample,
+                                    blur_kernel=blur_kernel)
+        self.noise = NoiseInjection(noise_mode) if noise_mode != "none" else None
+        self.activate = FusedLeakyReLU(out_channel * (2 if noise_mode == "concat" else 1))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if self.conv.impl == "grouped":
+            out = self.conv(x, style)
+            if self.noise is not None:
+                out = self.noise(out, noise)
+            return self.activate(out)
+        # Fast path: sqrt2 * lrelu(v + b) == lrelu(sqrt2 * v + sqrt2 * b); the gain and the conv half of the
+        # bias go into the convolution, the noise half into one addcmul, then a single (in-place) lrelu.
+        c = self.conv.out_channel
+        bias = self.activate.bias * SQRT2
+        out = self.conv.forward_fused(x, style, SQRT2, bias[:c])
+        if self.noise is not None:
+            if noise is None:
+                n, _, h, w = out.shape
+                noise = out.new_empty(n, c if self.noise.mode == "concat" else 1, h, w).normal_()
+            scale = (self.noise.weight * SQRT2).to(out.dtype)
+            noise = noise.to(out.dtype)
+            if self.noise.mode == "concat":
+                extra = torch.addcmul(bias[c:].to(out.dtype).view(1, -1, 1, 1), noise, scale)
+                out = torch.cat((out, extra), dim=1)
+            else:
+                out = torch.addcmul(out, noise, scale)
+        return _lrelu(out)
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv to RGB (no demodulation) + bias, plus the FIR-upsampled previous RGB."""
+
+    def __init__(self, in_channel: int, style_dim: int, upsample: bool = True,
+                 blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample(blur_kernel)
+        self.conv = ModulatedConv2d(in_channel, 3, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        if self.conv.impl == "grouped":
+            out = self.conv(x, style) + self.bias.to(x.dtype)
+        else:
+            out = self.conv.forward_fused(x, style, 1.0, self.bias.view(-1))
+        if skip is not None:
+            out = out + self.upsample(skip)
+        return out
