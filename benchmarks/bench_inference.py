@@ -47,6 +47,14 @@ def load_model(resolution: int) -> tuple[GPENModel, str]:
 
 
 def peak_rss_mib() -> float:
+    """This process's peak RSS. ``VmHWM`` (reset by exec), not ``ru_maxrss``: Linux carries the latter over
+    from the parent across fork+exec, so a child would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
