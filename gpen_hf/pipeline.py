@@ -20,10 +20,13 @@ from gpen_hf.faces.align import FaceAligner, transform_points
 from gpen_hf.faces.detect import Detections, FaceDetector
 from gpen_hf.faces.paste import paste_faces
 from gpen_hf.image_io import ImageInput, load_image, to_pil
+from gpen_hf.runtime import batch_size_for_budget, inference_context
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "gpen-default"
+#: Activation memory allowed per model call (MiB): ~2 faces of GPEN-512 in float32 (see benchmarks/RESULTS.md).
+DEFAULT_MEMORY_BUDGET_MB = 2048.0
 Upsampler = Callable[[np.ndarray, float], np.ndarray]
 
 
@@ -148,20 +151,30 @@ class GPENPipeline:
         self.model.to(device=device, dtype=dtype)
         return self
 
-    @torch.inference_mode()
-    def restore_faces(self, crops: list[np.ndarray], batch_size: int = 4) -> list[np.ndarray]:
-        """Run the model on aligned R×R×3 uint8 crops, ``batch_size`` at a time; returns uint8 crops."""
+    def restore_faces(self, crops: list[np.ndarray], batch_size: int = 4, dtype: str | torch.dtype | None = None,
+                      memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> list[np.ndarray]:
+        """Run the model on aligned R×R×3 uint8 crops, ``batch_size`` at a time; returns uint8 crops.
+
+        ``dtype`` ("bf16"/"fp16"/torch dtype) runs the model under autocast; ``memory_budget_mb`` caps the batch
+        so the estimated activations of one batch fit in it (None: no cap). Only one batch is alive at a time.
+        """
+        batch_size = batch_size_for_budget(self.model, memory_budget_mb, batch_size)
         restored: list[np.ndarray] = []
-        for start in range(0, len(crops), max(1, batch_size)):
+        for start in range(0, len(crops), batch_size):
             batch = np.stack(crops[start:start + batch_size])
-            x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device, dtype=self.dtype) / 127.5 - 1.0
-            out = self.model(x)
-            out = out.sample if hasattr(out, "sample") else (out[0] if isinstance(out, (tuple, list)) else out)
-            if out.shape != x.shape:
-                raise RuntimeError(f"model returned shape {tuple(out.shape)} for input {tuple(x.shape)}")
-            out = ((out.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
-            restored.extend(out.cpu().numpy())
+            with inference_context(self.device, dtype):
+                restored.extend(self._restore_batch(batch))
         return restored
+
+    def _restore_batch(self, batch: np.ndarray) -> list[np.ndarray]:
+        """One model call on an (N, R, R, 3) uint8 batch (inside ``inference_context``)."""
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device, dtype=self.dtype) / 127.5 - 1.0
+        out = self.model(x)
+        out = out.sample if hasattr(out, "sample") else (out[0] if isinstance(out, (tuple, list)) else out)
+        if out.shape != x.shape:
+            raise RuntimeError(f"model returned shape {tuple(out.shape)} for input {tuple(x.shape)}")
+        out = ((out.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return list(out.cpu().numpy())
 
     def _aligned(self, rgb: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], Detections]:
         """The whole input is one aligned face: resize to R×R; its 'matrix' is the plain resize."""
@@ -187,6 +200,8 @@ class GPENPipeline:
         batch_size: int = 4,
         background_upsampler: Upsampler | None = lanczos_upsample,
         output_type: Literal["pil", "np"] = "pil",
+        dtype: str | torch.dtype | None = None,
+        memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB,
     ) -> GPENPipelineOutput:
         """Restore every face of ``image`` (path, PIL image or RGB/RGBA numpy array).
 
@@ -199,6 +214,8 @@ class GPENPipeline:
             background_upsampler: ``f(image, factor) -> image``; ``None`` leaves the background at input size
                 when ``upscale`` is 1 and uses Lanczos otherwise.
             output_type: ``"pil"`` or ``"np"`` (uint8 arrays).
+            dtype: run the model under autocast in this dtype (``"bf16"``, ``"fp16"``); None = model dtype.
+            memory_budget_mb: cap on the estimated activation memory of one model call (None: no cap).
         """
         if output_type not in ("pil", "np"):
             raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
@@ -216,7 +233,7 @@ class GPENPipeline:
             warped = [self.aligner.warp(rgb, lm) for lm in dets.landmarks]
             crops, matrices = [c for c, _ in warped], [m for _, m in warped]
 
-        restored = self.restore_faces(crops, batch_size) if crops else []
+        restored = self.restore_faces(crops, batch_size, dtype, memory_budget_mb) if crops else []
         if alpha < 1.0:
             restored = [np.rint(alpha * r + (1 - alpha) * c).astype(np.uint8) for r, c in zip(restored, crops)]
 

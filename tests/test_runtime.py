@@ -45,3 +45,26 @@ def test_batch_size_for_budget_scales_with_model_size() -> None:
     assert batch_size_for_budget(large, 0.1 * one_large, 16) == 1  # never below one face
     assert batch_size_for_budget(large, 100 * one_large, 4) == 4  # never above the requested batch
     assert batch_size_for_budget(large, None, 5) == 5
+
+
+@pytest.mark.filterwarnings("ignore:this CPU has no native")
+def test_pipeline_batches_follow_memory_budget_and_dtype() -> None:
+    import numpy as np
+
+    from gpen_hf import GPENModel
+    from gpen_hf.pipeline import GPENPipeline
+    from gpen_hf.runtime import face_memory_bytes
+
+    model = GPENModel(resolution=32, style_dim=16, n_mlp=1, channel_multiplier=1, narrow=0.0625)
+    calls: list[int] = []
+    model.register_forward_hook(lambda m, inp, out: calls.append(inp[0].shape[0]))
+    pipe = GPENPipeline(model)
+    crops = [np.full((32, 32, 3), 40 * i, np.uint8) for i in range(5)]
+    one_face_mb = face_memory_bytes(model) / 2**20
+    fp32 = pipe.restore_faces(crops, batch_size=4, memory_budget_mb=2.5 * one_face_mb)
+    assert calls == [2, 2, 1]
+    calls.clear()
+    assert [r.shape for r in pipe.restore_faces(crops, batch_size=4, memory_budget_mb=None)] == [(32, 32, 3)] * 5
+    assert calls == [4, 1]
+    bf16 = pipe.restore_faces(crops, batch_size=5, dtype="bf16")
+    assert max(int(np.abs(a.astype(int) - b.astype(int)).max()) for a, b in zip(fp32, bf16)) <= 8
