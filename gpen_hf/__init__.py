@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from .degradation import DegradationParams, degrade, sample  # noqa: E402
 from .models import (  # noqa: E402
     GPENDiscriminator,
     GPENDiscriminatorOutput,
@@ -11,13 +12,19 @@ from .models import (  # noqa: E402
     StyleGAN2Generator,
     set_reference_mode,
 )
+from .pipeline import GPENPipeline, GPENPipelineOutput  # noqa: E402
 
 __all__ = [
+    "DegradationParams",
     "GPENDiscriminator",
     "GPENDiscriminatorOutput",
     "GPENModel",
     "GPENModelOutput",
+    "GPENPipeline",
+    "GPENPipelineOutput",
     "OriginalCheckpointError",
     "StyleGAN2Generator",
+    "degrade",
+    "sample",
     "set_reference_mode",
 ]
