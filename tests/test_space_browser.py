@@ -36,9 +36,16 @@ pytestmark = [
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright python package is not installed")
 
 
+UPDATE_SCREENSHOTS = os.environ.get("GPEN_UPDATE_SCREENSHOTS") == "1"
+SHIPPED_MODEL = ROOT / "gpen_hf" / "assets" / "gpen-default"
+# README screenshots show the shipped model; the test run itself uses the tiny random one (fast, seeded).
+USE_SHIPPED = UPDATE_SCREENSHOTS and (SHIPPED_MODEL / "config.json").is_file()
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    demo, url = launch(make_tiny_model(tmp_path_factory.mktemp("browser") / "tiny-gpen"))
+    model = SHIPPED_MODEL if USE_SHIPPED else make_tiny_model(tmp_path_factory.mktemp("browser") / "tiny-gpen")
+    demo, url = launch(model)
     try:
         yield url
     finally:
@@ -62,7 +69,7 @@ def page(app_url):
 def _screenshot(page, name: str, tmp_path: Path) -> Path:
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("GPEN_UPDATE_SCREENSHOTS") == "1":
+    if UPDATE_SCREENSHOTS:
         (ROOT / "docs").mkdir(exist_ok=True)
         shutil.copy(path, ROOT / "docs" / name)
     assert path.stat().st_size > 10_000
@@ -96,5 +103,6 @@ def test_lab_tab_in_browser(page, tmp_path):
 
 def test_about_tab_in_browser(page, tmp_path):
     page.get_by_role("tab", name="About / model").click()
-    page.get_by_text("Random, untrained weights").first.wait_for()
+    banner = "GPEN 128px — the default model" if USE_SHIPPED else "Random, untrained weights"
+    page.get_by_text(banner).first.wait_for()
     _screenshot(page, "space_about.png", tmp_path)

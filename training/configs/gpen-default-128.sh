@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The command lines that produced the shipped model gpen_hf/assets/gpen-default (GPEN 128 px).
+# Data: the 152 `train` faces of ../shared/data/faces (aligned 512x512, MANIFEST.csv split == train), linked
+# into one folder; the 12 `eval` faces are never trained on. Hardware: 2-core AMD EPYC (AVX2), CPU only, fp32.
+set -euo pipefail
+DATA=${DATA:-/work/data/train512}
+RUNS=${RUNS:-/work/runs}
+ARCH="--resolution 128 --narrow 0.25 --channel_multiplier 1 --style_dim 256 --n_mlp 8"
+
+# Stage 1: the StyleGAN2 prior, 400 steps of batch 8 (~25 min here, on a machine shared with other jobs).
+# It was run with --max_train_steps 100000, stopped at checkpoint-400 by hand, and finished by resuming with
+# --max_train_steps 400, which writes generator/, generator_ema/ and discriminator/ (constant lr: identical
+# to a run started with --max_train_steps 400).
+accelerate launch training/pretrain_prior.py --train_data_dir "$DATA" --output_dir "$RUNS/prior128" $ARCH \
+  --train_batch_size 8 --max_train_steps 400 --diffaugment color,translation,cutout --random_flip \
+  --use_ema --ema_decay 0.995 --checkpointing_steps 100 --checkpoints_total_limit 2 --validation_steps 200 \
+  --report_to tensorboard --seed 0 --mixed_precision no --resume_from_checkpoint latest
+
+# Stage 2: GPEN with the prior as decoder, the paper's loss (alpha 1, beta 0.02) and degradation preset.
+accelerate launch training/finetune.py --pretrained_prior "$RUNS/prior128" --train_data_dir "$DATA" \
+  --output_dir "$RUNS/gpen128" --resolution 128 --train_batch_size 8 --max_train_steps 2000 \
+  --use_ema --ema_decay 0.998 --checkpointing_steps 200 --checkpoints_total_limit 20 --validation_steps 400 \
+  --report_to tensorboard --seed 0 --mixed_precision no --num_threads 2 --degradation_preset paper \
+  --resume_from_checkpoint latest
