@@ -195,3 +195,16 @@ def test_two_process_ddp_keeps_replicas_identical(faces, tmp_path):
     torch.manual_seed(0)
     assert parameter_digest(GPENModel.from_pretrained(tmp_path, subfolder="generator")) != parameter_digest(
         GPENModel(16, 32, 2, 1, 0.125))
+
+
+def test_default_threads_ignore_launchers_single_thread_export(monkeypatch) -> None:
+    """`accelerate launch` exports OMP_NUM_THREADS=1; one process per node still gets every core."""
+    from gpen_hf.training import loop
+
+    monkeypatch.setattr(loop.os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert loop.default_num_threads() == 8
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert loop.default_num_threads() == 2
+    assert loop.default_num_threads(3) == 3

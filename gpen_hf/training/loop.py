@@ -70,13 +70,23 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     a("--hub_token", default=None, help="Hub token (default: the cached login).")
 
 
+def default_num_threads(requested: int | None = None) -> int:
+    """Intra-op threads: ``requested``, else the machine's cores shared by the processes on this node.
+
+    ``accelerate launch`` and ``torchrun`` export OMP_NUM_THREADS=1 even for a single process, which halves
+    CPU training speed on 2 cores, so it is not trusted here. The degradation worker is light (~800 faces/s
+    at 128 px): on an idle 2-core machine, stage 2 at 128 px ran at 4.3 images/s with 2 threads vs 2.5 with 1.
+    On a machine busy with other jobs, fewer threads avoid OpenMP oversubscription: pass --num_threads.
+    """
+    if requested:
+        return requested
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, (os.cpu_count() or 1) // max(1, local_processes))
+
+
 def make_accelerator(args: argparse.Namespace) -> Accelerator:
     """Accelerator with project/logging dirs, the precision and accumulation asked for; seeds everything."""
-    # All cores by default: the degradation worker is light (~800 faces/s at 128 px). On an idle 2-core
-    # machine, stage 2 at 128 px (batch 8) ran at 4.3 images/s with 2 threads vs 2.5 with 1. On a machine
-    # busy with other jobs, fewer threads avoid OpenMP oversubscription: pass --num_threads.
-    if args.num_threads or "OMP_NUM_THREADS" not in os.environ:  # torchrun sets it for multi-process runs
-        torch.set_num_threads(args.num_threads or (os.cpu_count() or 1))
+    torch.set_num_threads(default_num_threads(args.num_threads))
     report_to = None if args.report_to == "none" else args.report_to
     # plain `torchrun` on a machine without GPUs: accelerate only picks gloo multi-CPU when told cpu=True
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
