@@ -25,6 +25,7 @@ from .loop import (
     make_scheduler,
     push_to_hub,
     resume,
+    simultaneous_update,
     to_uint8_grid,
 )
 from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
@@ -173,12 +174,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 r1 = r1_penalty(real.logits, target)
                 d_loss = d_loss + args.r1_gamma / 2 * r1 * args.r1_every + 0 * real.logits[0, 0]
                 g_terms["r1"] = r1
-            accelerator.backward(g_loss, inputs=g_params, retain_graph=True)
-            accelerator.backward(d_loss, inputs=d_params)
-            for opt, sched in ((g_opt, g_sched), (d_opt, d_sched)):
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
+            simultaneous_update(accelerator, (g_loss, g_params, g_opt, g_sched), (d_loss, d_params, d_opt, d_sched))
         if not accelerator.sync_gradients:
             continue
         if ema is not None:

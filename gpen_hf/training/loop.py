@@ -107,6 +107,20 @@ def make_accelerator(args: argparse.Namespace) -> Accelerator:
     return accelerator
 
 
+def simultaneous_update(accelerator: Accelerator, generator: tuple, discriminator: tuple) -> None:
+    """Back-propagate each ``(loss, params, optimizer, scheduler)`` into its own parameters, then step both.
+
+    One graph serves both losses (``retain_graph`` for the first): see the module docstring.
+    """
+    (g_loss, g_params, *_), (d_loss, d_params, *_) = generator, discriminator
+    accelerator.backward(g_loss, inputs=g_params, retain_graph=True)
+    accelerator.backward(d_loss, inputs=d_params)
+    for _, _, optimizer, scheduler in (generator, discriminator):
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
 def make_adam(params, args: argparse.Namespace, reg_every: int) -> torch.optim.Adam:
     """Adam with StyleGAN2's lazy-regularisation correction of lr and betas."""
     lr, betas = lazy_adam_hparams(args.learning_rate, (args.adam_beta1, args.adam_beta2), reg_every)

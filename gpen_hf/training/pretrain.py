@@ -28,6 +28,7 @@ from .loop import (
     make_scheduler,
     push_to_hub,
     resume,
+    simultaneous_update,
     to_uint8_grid,
 )
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
@@ -109,12 +110,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 batch_mean = accelerator.reduce(lengths.detach().mean(), reduction="mean")
                 state["path_mean"] = update_path_mean(state["path_mean"], float(batch_mean))
                 terms["path_length"] = penalty
-            accelerator.backward(g_loss, inputs=g_params, retain_graph=True)
-            accelerator.backward(d_loss, inputs=d_params)
-            for opt, sched in ((g_opt, g_sched), (d_opt, d_sched)):
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
+            simultaneous_update(accelerator, (g_loss, g_params, g_opt, g_sched), (d_loss, d_params, d_opt, d_sched))
         if not accelerator.sync_gradients:
             continue
         if ema is not None:
