@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from .degradation import DegradationParams, degrade, sample  # noqa: E402
-from .models import (  # noqa: E402
+from .degradation import DegradationParams, degrade, sample
+from .models import (
     GPENDiscriminator,
     GPENDiscriminatorOutput,
     GPENModel,
@@ -12,7 +12,7 @@ from .models import (  # noqa: E402
     StyleGAN2Generator,
     set_reference_mode,
 )
-from .pipeline import GPENPipeline, GPENPipelineOutput  # noqa: E402
+from .pipeline import GPENPipeline, GPENPipelineOutput
 
 __all__ = [
     "DegradationParams",

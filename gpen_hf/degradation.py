@@ -17,8 +17,9 @@ so a 64-px training run sees the same LQ face sizes as a 1024-px one (s is clamp
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
@@ -238,13 +239,13 @@ def degrade_pair(image: np.ndarray, params: DegradationParams) -> tuple[np.ndarr
 class DegradedBatch(NamedTuple):
     """Result of :func:`degrade_batch`: targets (flipped like the LQ), LQ inputs, and the parameters used."""
 
-    target: "torch.Tensor"
-    lq: "torch.Tensor"
+    target: torch.Tensor
+    lq: torch.Tensor
     params: list[DegradationParams]
 
 
 def degrade_batch(
-    images: "torch.Tensor",
+    images: torch.Tensor,
     params: Sequence[DegradationParams] | None = None,
     *,
     rng: np.random.Generator | int | None = None,

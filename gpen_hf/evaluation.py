@@ -18,7 +18,7 @@ import numpy as np
 
 from .degradation import degrade, sample, with_overrides
 from .image_io import load_image
-from .metrics import FaceMetrics, HIGHER_IS_BETTER
+from .metrics import HIGHER_IS_BETTER, FaceMetrics
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 DEFAULT_METRICS = ("psnr", "ssim", "lpips", "identity")

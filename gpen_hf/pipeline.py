@@ -7,9 +7,10 @@ all image handling â€” loading, detection, warps, dtype/device moves, blending â
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -115,7 +116,7 @@ class GPENPipeline:
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path | None = None, torch_dtype: torch.dtype | None = None,
                         device: str | torch.device = "cpu", subfolder: str | None = None,
-                        **kwargs: Any) -> "GPENPipeline":
+                        **kwargs: Any) -> GPENPipeline:
         """Load a ``GPENModel`` (local folder or Hub repo id) and wrap it; ``None`` means the shipped model."""
         from gpen_hf.models.gpen import GPENModel
 
@@ -147,7 +148,7 @@ class GPENPipeline:
         param = next(self.model.parameters(), None)
         return param.dtype if param is not None else torch.float32
 
-    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> "GPENPipeline":
+    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> GPENPipeline:
         self.model.to(device=device, dtype=dtype)
         return self
 

@@ -53,7 +53,7 @@ def test_restore_glob_upscale_and_rgba(tiny_model: Path, tmp_path: Path) -> None
 
 def test_restore_without_model_explains(tmp_path: Path, capsys: pytest.CaptureFixture,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import gpen_hf.pipeline as pipeline
+    from gpen_hf import pipeline
 
     monkeypatch.setattr(pipeline, "DEFAULT_MODEL_DIR", tmp_path / "gpen-default")
     assert main(["restore", str(PHOTOS / "3ddfa-v2__JianzhuGuo.jpg"), "-o", str(tmp_path)]) == 2

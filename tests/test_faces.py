@@ -8,7 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from gpen_hf.faces import FFHQ_TEMPLATE_512, FaceAligner, FaceDetector, feather_mask, paste_faces, transform_points
+from gpen_hf.faces import (
+    FFHQ_TEMPLATE_512,
+    FaceAligner,
+    FaceDetector,
+    feather_mask,
+    paste_faces,
+    transform_points,
+)
 from gpen_hf.faces.detect import Detections, merge_detections
 
 PHOTOS = Path(__file__).parent / "fixtures" / "photos"

@@ -138,7 +138,7 @@ def test_with_a_real_tiny_gpen_model(tmp_path: Path) -> None:
 
 
 def test_missing_default_model_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import gpen_hf.pipeline as pipeline
+    from gpen_hf import pipeline
 
     monkeypatch.setattr(pipeline, "DEFAULT_MODEL_DIR", tmp_path / "gpen-default")
     with pytest.raises(FileNotFoundError, match="gpen-default.*--model"):

@@ -35,7 +35,7 @@ class Detections:
     def __len__(self) -> int:
         return len(self.scores)
 
-    def select(self, index: np.ndarray | list[int]) -> "Detections":
+    def select(self, index: np.ndarray | list[int]) -> Detections:
         """A subset, in the order of ``index``."""
         index = np.asarray(index, dtype=np.int64)
         return Detections(self.boxes[index], self.landmarks[index], self.scores[index])
@@ -45,7 +45,7 @@ class Detections:
         return np.linalg.norm(self.landmarks[:, 1] - self.landmarks[:, 0], axis=1)
 
     @staticmethod
-    def empty() -> "Detections":
+    def empty() -> Detections:
         return Detections(np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.float32))
 
 

@@ -7,8 +7,8 @@ transform as the face, and faces are blended one after another: ``out = out·(1 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import cv2
 import numpy as np

@@ -18,11 +18,11 @@ from .stylegan2 import channel_table
 
 __all__ = [
     "OriginalCheckpointError",
-    "read_original_state_dict",
-    "infer_generator_config",
     "infer_discriminator_config",
-    "load_original_generator",
+    "infer_generator_config",
     "load_original_discriminator",
+    "load_original_generator",
+    "read_original_state_dict",
 ]
 
 
