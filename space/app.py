@@ -105,6 +105,11 @@ def _banner(info: lab.ModelInfo) -> str:
     return f"Model: `{info.source}` · {info.config.get('resolution', '?')} px faces"
 
 
+
+def _lab_view(label: str, **extra) -> gr.Image:
+    """One of the lab's three side-by-side faces: same size, PNG, read-only."""
+    return gr.Image(label=label, elem_classes="lab-face", format="png", interactive=False, height=LAB_SIDE, **extra)
+
 def create_app(model_path: str | None = None) -> gr.Blocks:
     """Build the Blocks app around the model at ``model_path`` (else ``GPEN_MODEL``, else the default)."""
     rt = Runtime(model_path)
@@ -314,28 +319,9 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                 with gr.Column(scale=3):
                     lab_note = gr.Markdown()
                     with gr.Row(equal_height=True):
-                        hq_view = gr.Image(
-                            label="HQ",
-                            elem_classes="lab-face",
-                            format="png",
-                            type="numpy",
-                            interactive=False,
-                            height=LAB_SIDE,
-                        )
-                        lq_view = gr.Image(
-                            label="degraded",
-                            elem_classes="lab-face",
-                            format="png",
-                            interactive=False,
-                            height=LAB_SIDE,
-                        )
-                        out_view = gr.Image(
-                            label="restored",
-                            elem_classes="lab-face",
-                            format="png",
-                            interactive=False,
-                            height=LAB_SIDE,
-                        )
+                        hq_view = _lab_view("HQ", type="numpy")
+                        lq_view = _lab_view("degraded")
+                        out_view = _lab_view("restored")
                     table = gr.Dataframe(
                         headers=lab.METRIC_HEADERS,
                         label="Against the HQ face",
