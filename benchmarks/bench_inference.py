@@ -1,6 +1,7 @@
 """End-to-end inference numbers: whole-photo time, peak RSS on a big photo, PyTorch vs ONNX Runtime table.
 
     python benchmarks/bench_inference.py photo     # one-face photo, detection → paste-back, fast vs reference
+    python benchmarks/bench_inference.py photo --resolution 256 --onnx   # ... and ONNX Runtime
     python benchmarks/bench_inference.py rss       # 4000x3000 photo with 10 faces: peak RSS per batch size
     python benchmarks/bench_inference.py table     # resolution x dtype x backend: forward time and peak RSS
     python benchmarks/bench_inference.py lpips     # bf16 vs fp32 outputs on real aligned faces (LPIPS, max-abs)
@@ -32,7 +33,7 @@ from gpen_hf.runtime import inference_context, tune_cpu_allocator
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "faces" / "photos"
 DEFAULT_MODEL = ROOT / "gpen_hf" / "assets" / "gpen-default"
-SHAPES = {256: (1, 0.5), 512: (2, 1.0)}
+SHAPES = {128: (1, 0.25), 256: (1, 0.5), 512: (2, 1.0)}
 
 
 def load_model(resolution: int) -> tuple[GPENModel, str]:
@@ -76,26 +77,32 @@ def big_photo() -> np.ndarray:
 
 
 def cmd_photo(args: argparse.Namespace) -> None:
-    """Whole photo, one face, at 512: fast vs reference path (and bf16), interleaved."""
+    """Whole photo, one face: fast vs reference path (and bf16, ONNX Runtime), interleaved."""
+    from gpen_hf.export import export_onnx
     from gpen_hf.pipeline import GPENPipeline
 
-    model, weights = load_model(512)
+    model, weights = load_model(args.resolution)
     pipe = GPENPipeline(model)
     photo = cv2.cvtColor(cv2.imread(str(PHOTOS / args.photo)), cv2.COLOR_BGR2RGB)
-    modes = {"reference fp32": (True, None), "fast fp32": (False, None)}
+    modes = {"reference fp32": (pipe, True, None), "fast fp32": (pipe, False, None)}
     if args.bf16:
-        modes["fast bf16"] = (False, torch.bfloat16)
-    times: dict[str, list[float]] = {m: [] for m in modes}
-    for rep in range(args.repeats + 1):  # first round is warm-up
-        for name, (reference, dtype) in modes.items():
-            set_reference_mode(model, reference)
-            start = time.perf_counter()
-            with inference_context("cpu", dtype):
-                out = pipe(photo, output_type="np")
-            if rep:
-                times[name].append(time.perf_counter() - start)
-    print(f"photo {args.photo} {photo.shape[1]}x{photo.shape[0]}, {out.num_faces} face(s), GPEN-512 ({weights}),"
-          f" threads {torch.get_num_threads()}; end to end (detect, align, restore, paste-back)")
+        modes["fast bf16"] = (pipe, False, torch.bfloat16)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.onnx:
+            onnx_pipe = GPENPipeline.from_onnx(export_onnx(model, Path(tmp) / "gpen.onnx"), threads=args.threads)
+            onnx_pipe._detector = pipe.detector
+            modes["onnxruntime fp32"] = (onnx_pipe, False, None)
+        times: dict[str, list[float]] = {m: [] for m in modes}
+        for rep in range(args.repeats + 1):  # first round is warm-up
+            for name, (runner, reference, dtype) in modes.items():
+                set_reference_mode(model, reference)
+                start = time.perf_counter()
+                with inference_context("cpu", dtype):
+                    out = runner(photo, output_type="np")
+                if rep:
+                    times[name].append(time.perf_counter() - start)
+    print(f"photo {args.photo} {photo.shape[1]}x{photo.shape[0]}, {out.num_faces} face(s), GPEN-{args.resolution} "
+          f"({weights}), threads {torch.get_num_threads()}; end to end (detect, align, restore, paste-back)")
     ref = min(times["reference fp32"])
     for name, ts in times.items():
         print(f"  {name:<16} best {min(ts):6.2f} s  median {np.median(ts):6.2f} s  reference/this {ref / min(ts):5.2f}")
@@ -149,29 +156,35 @@ def child_table(resolution: int, backend: str, dtype: str, repeats: int) -> dict
 
 
 def cmd_lpips(args: argparse.Namespace) -> None:
-    """bf16 autocast vs fp32 on real aligned faces: LPIPS(bf16 out, fp32 out) and the change of LPIPS to input."""
+    """Reduced-precision autocast vs fp32 on real aligned faces: LPIPS(out, fp32 out), change of LPIPS to input."""
     from gpen_hf.metrics.lpips import LPIPS
+    from gpen_hf.runtime import resolve_dtype
 
+    device = torch.device(args.device)
+    dtype = resolve_dtype(args.dtype)
     model, weights = load_model(args.resolution)
-    lpips = LPIPS()
-    files = sorted((PHOTOS.parent / "aligned512").glob("*.png"))[: args.faces]
+    model, lpips = model.to(device), LPIPS().to(device)
+    files = sorted(Path(args.faces_dir).glob("*.png"))[: args.faces]
+    if not files:
+        raise SystemExit(f"no .png faces in {args.faces_dir}")
     deltas, between, max_abs = [], [], []
     for f in files:
         rgb = cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)
         rgb = cv2.resize(rgb, (args.resolution, args.resolution), interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+        x = (torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1).to(device)
         outs = {}
-        for dtype in (None, torch.bfloat16):
-            with inference_context("cpu", dtype):
-                outs[dtype] = model(x).sample.float().clamp(-1, 1)
+        for d in (None, dtype):
+            with inference_context(device, d):
+                outs[d] = model(x).sample.float().clamp(-1, 1)
         with torch.no_grad():
-            to_input = [float(lpips(outs[d], x)) for d in (None, torch.bfloat16)]
-            between.append(float(lpips(outs[torch.bfloat16], outs[None])))
+            to_input = [float(lpips(outs[d], x)) for d in (None, dtype)]
+            between.append(float(lpips(outs[dtype], outs[None])))
         deltas.append(abs(to_input[1] - to_input[0]))
-        max_abs.append(float((outs[torch.bfloat16] - outs[None]).abs().max()))
-    print(f"GPEN-{args.resolution} ({weights}), {len(files)} real aligned faces, bf16 autocast vs fp32:")
+        max_abs.append(float((outs[dtype] - outs[None]).abs().max()))
+    print(f"GPEN-{args.resolution} ({weights}) on {device}, {len(files)} real aligned faces, "
+          f"{args.dtype} autocast vs fp32:")
     print(f"  |LPIPS(out, input) change|  mean {np.mean(deltas):.4f}  max {np.max(deltas):.4f}")
-    print(f"  LPIPS(bf16 out, fp32 out)   mean {np.mean(between):.4f}  max {np.max(between):.4f}")
+    print(f"  LPIPS({args.dtype} out, fp32 out)   mean {np.mean(between):.4f}  max {np.max(between):.4f}")
     print(f"  max-abs output difference   max {np.max(max_abs):.4f} (outputs in [-1, 1])")
 
 
@@ -237,8 +250,10 @@ def main() -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("photo")
     p.add_argument("--photo", default="3ddfa-v2__JianzhuGuo.jpg")
+    p.add_argument("--resolution", type=int, default=512, choices=[128, 256, 512])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--bf16", action="store_true")
+    p.add_argument("--onnx", action="store_true", help="also time the exported graph run by onnxruntime")
     p = sub.add_parser("rss")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 10])
     p = sub.add_parser("table")
@@ -248,6 +263,9 @@ def main() -> None:
     p = sub.add_parser("lpips")
     p.add_argument("--resolution", type=int, default=512)
     p.add_argument("--faces", type=int, default=4)
+    p.add_argument("--faces-dir", default=str(PHOTOS.parent / "aligned512"), help="folder of aligned .png faces")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"])
     p = sub.add_parser("_child_rss")
     p.add_argument("batch_size", type=int)
     p = sub.add_parser("_child_table")

@@ -69,3 +69,34 @@ def test_cli_export_onnx(model: GPENModel, tmp_path: Path, capsys: pytest.Captur
 def test_rejects_old_opset(model: GPENModel, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="opset"):
         export_onnx(model, tmp_path / "x.onnx", opset=13)
+
+
+@pytest.mark.parametrize("dynamic_batch", [False, True])
+def test_pipeline_from_onnx_matches_the_pytorch_pipeline(model: GPENModel, tmp_path: Path,
+                                                         dynamic_batch: bool) -> None:
+    from gpen_hf.pipeline import GPENPipeline
+
+    path = export_onnx(model, tmp_path / "gpen.onnx", dynamic_batch=dynamic_batch)
+    onnx_pipe = GPENPipeline.from_onnx(path, threads=1)
+    assert onnx_pipe.resolution == 32 and onnx_pipe.model.fixed_batch == (None if dynamic_batch else 1)
+    rng = np.random.default_rng(1)
+    crops = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    got = onnx_pipe.restore_faces(crops, batch_size=3)
+    expected = GPENPipeline(model).restore_faces(crops, batch_size=3)
+    assert max(int(np.abs(g.astype(int) - e.astype(int)).max()) for g, e in zip(got, expected)) <= 1
+
+
+def test_cli_restore_with_onnx(model: GPENModel, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from PIL import Image
+
+    path = export_onnx(model, tmp_path / "gpen.onnx")
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(tmp_path / "face.png")
+    assert main(["restore", str(tmp_path / "face.png"), "-o", str(tmp_path / "out"), "--aligned",
+                 "--onnx", str(path)]) == 0
+    assert Image.open(tmp_path / "out" / "face.png").size == (32, 32)
+    assert main(["restore", str(tmp_path / "face.png"), "-o", str(tmp_path / "o2"), "--onnx",
+                 str(tmp_path / "missing.onnx")]) == 2
+    assert "missing.onnx" in capsys.readouterr().err
+    assert main(["restore", str(tmp_path / "face.png"), "-o", str(tmp_path / "o3"), "--onnx", str(path),
+                 "--dtype", "bfloat16"]) == 2
+    assert "--onnx runs an exported graph" in capsys.readouterr().err

@@ -137,6 +137,23 @@ def test_with_a_real_tiny_gpen_model(tmp_path: Path) -> None:
     assert out.image.shape == photo("3ddfa-v2__JianzhuGuo.jpg").shape
 
 
+def test_pipeline_picks_the_path_measured_fastest_on_its_device() -> None:
+    from gpen_hf import set_reference_mode
+    from gpen_hf.models.gpen import GPENModel
+    from gpen_hf.models.modulated import ModulatedConv2d
+    from gpen_hf.pipeline import use_fastest_path
+
+    model = set_reference_mode(GPENModel(resolution=16, style_dim=32, n_mlp=1, channel_multiplier=1, narrow=0.125))
+
+    def impls() -> set[str]:
+        return {m.impl for m in model.modules() if isinstance(m, ModulatedConv2d)}
+
+    GPENPipeline(model)  # on the CPU: the fast path
+    assert impls() == {"auto"}
+    use_fastest_path(model, torch.device("cuda"))  # only flags: no GPU needed to check the choice
+    assert impls() == {"grouped"}
+
+
 def test_missing_default_model_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from gpen_hf import pipeline
 

@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
                         help="model precision (default float32)")
+    parser.add_argument("--onnx", default=None, metavar="FILE",
+                        help="run this graph from `gpen-hf export-onnx` with onnxruntime instead of --model "
+                             "(CPU, fp32; often faster than PyTorch on CPUs)")
     parser.add_argument("--ext", default=None, help="output extension, e.g. png or jpg (default: png)")
     parser.set_defaults(func=run)
 
@@ -72,7 +75,13 @@ def run(args: argparse.Namespace) -> int:
         print("gpen-hf restore: no input images found", file=sys.stderr)
         return 2
     try:
-        pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype), device=args.device)
+        if args.onnx:
+            if args.model or args.device != "cpu" or args.dtype != "float32":
+                raise ValueError("--onnx runs an exported graph on the CPU in float32: drop --model/--device/--dtype")
+            pipe = GPENPipeline.from_onnx(args.onnx)
+        else:
+            pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype),
+                                                device=args.device)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"gpen-hf restore: cannot load the model: {err}", file=sys.stderr)
         return 2

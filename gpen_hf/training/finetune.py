@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from gpen_hf.models import GPENDiscriminator, GPENModel
 
-from .checkpointing import TrainState, make_ema, parameter_digest, requires_grad, save_checkpoint
+from .checkpointing import TrainState, make_ema, requires_grad
 from .data import DegradedPairStream, make_loader
 from .loop import (
-    Throughput,
+    TrainingProgress,
+    ema_weights,
     log_grid,
     make_accelerator,
     make_adam,
@@ -146,18 +145,13 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                           start_batch=global_step * args.gradient_accumulation_steps,
                           num_workers=args.dataloader_num_workers)
     validator = Validator(args) if accelerator.is_main_process and args.validation_steps > 0 else None
-    last_step = args.max_train_steps
-    if args.stop_after_steps is not None:
-        last_step = min(last_step, global_step + args.stop_after_steps)
-    total_batch = args.train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
-    logger.info("%d faces, total batch %d, steps %d → %d", len(data), total_batch, global_step, last_step)
-    speed = Throughput(total_batch)
-    bar = tqdm(total=last_step, initial=global_step, disable=not accelerator.is_main_process, desc="steps")
-    logs: dict[str, float] = {}
-    while global_step < last_step:
+    progress = TrainingProgress(accelerator, args, model, ema, global_step, postfix={"g": "loss", "d": "d_loss"})
+    logger.info("%d faces, total batch %d, steps %d → %d", len(data), progress.speed.images_per_step,
+                global_step, progress.last_step)
+    while progress.running:
         batch = next(batches)
         target, lq = batch["target"].to(accelerator.device), batch["lq"].to(accelerator.device)
-        do_r1 = args.r1_gamma > 0 and global_step % args.r1_every == 0
+        do_r1 = args.r1_gamma > 0 and progress.global_step % args.r1_every == 0
         with accelerator.accumulate(model, disc):
             target.requires_grad_(do_r1)
             real = disc(target, return_features=args.beta > 0)
@@ -177,48 +171,24 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             simultaneous_update(accelerator, (g_loss, g_params, g_opt, g_sched), (d_loss, d_params, d_opt, d_sched))
         if not accelerator.sync_gradients:
             continue
-        if ema is not None:
-            ema.step(accelerator.unwrap_model(model).parameters())
-        global_step += 1
-        speed.tick()
-        bar.update(1)
-        if global_step % args.logging_steps == 0 or global_step == last_step:
-            logs = {f"train/{k}": float(v.detach()) for k, v in g_terms.items()}
-            logs.update({"train/d_loss": float(d_loss.detach()), "train/lr": g_sched.get_last_lr()[0]})
-            accelerator.log(logs, step=global_step)
-            bar.set_postfix(g=f"{logs['train/loss']:.3f}", d=f"{logs['train/d_loss']:.3f}")
-        if global_step % args.checkpointing_steps == 0 or (global_step == last_step < args.max_train_steps):
-            save_checkpoint(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)
-        if validator is not None and (global_step % args.validation_steps == 0 or global_step == args.max_train_steps):
+        step = progress.step({**g_terms, "d_loss": d_loss, "lr": g_sched.get_last_lr()[0]})
+        if validator is not None and (step % args.validation_steps == 0 or step == args.max_train_steps):
             unwrapped = accelerator.unwrap_model(model)
-            if ema is not None:
-                ema.store(unwrapped.parameters())
-                ema.copy_to(unwrapped.parameters())
-            accelerator.log(validator(accelerator, unwrapped, args, global_step), step=global_step)
-            if ema is not None:
-                ema.restore(unwrapped.parameters())
-    bar.close()
+            with ema_weights(ema, unwrapped):
+                accelerator.log(validator(accelerator, unwrapped, args, step), step=step)
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process and global_step >= args.max_train_steps:
+    if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
         save_final(accelerator, model, disc, ema, args)
     accelerator.end_training()
-    return {"step": global_step, "rank": accelerator.process_index,
-            "generator_digest": parameter_digest(accelerator.unwrap_model(model)),
-            "discriminator_digest": parameter_digest(accelerator.unwrap_model(disc)),
-            "images_per_second": speed.images_per_second,
-            **{k: v for k, v in logs.items() if not math.isnan(v)}}
+    return progress.summary(disc)
 
 
 def save_final(accelerator, model, disc, ema, args: argparse.Namespace) -> None:
     """``output_dir/generator`` (EMA weights if used) and ``output_dir/discriminator``, via save_pretrained."""
     out = Path(args.output_dir)
     g, d = accelerator.unwrap_model(model), accelerator.unwrap_model(disc)
-    if ema is not None:
-        ema.store(g.parameters())
-        ema.copy_to(g.parameters())
-    g.save_pretrained(out / "generator")
-    if ema is not None:
-        ema.restore(g.parameters())
+    with ema_weights(ema, g):
+        g.save_pretrained(out / "generator")
     d.save_pretrained(out / "discriminator")
     if args.push_to_hub:
         push_to_hub(args)

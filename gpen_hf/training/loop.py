@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
 
-from .checkpointing import resolve_resume
+from .checkpointing import parameter_digest, resolve_resume, save_checkpoint
 from .losses import lazy_adam_hparams
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,69 @@ class Throughput:
         if self.start is None or timed <= 0:
             return math.nan
         return timed * self.images_per_step / (time.perf_counter() - self.start)
+
+
+class ema_weights:
+    """Context manager: ``model`` holds the EMA weights inside, its own ones again after (no-op without EMA)."""
+
+    def __init__(self, ema, model: torch.nn.Module):
+        self.ema, self.model = ema, model
+
+    def __enter__(self) -> None:
+        if self.ema is not None:
+            self.ema.store(self.model.parameters())
+            self.ema.copy_to(self.model.parameters())
+
+    def __exit__(self, *exc) -> None:
+        if self.ema is not None:
+            self.ema.restore(self.model.parameters())
+
+
+class TrainingProgress:
+    """What both stages do after each optimiser step: EMA update, step count, progress bar, loss logging
+    every ``--logging_steps`` and a checkpoint every ``--checkpointing_steps`` (and when ``--stop_after_steps``
+    ends the run early); then the run's summary. ``postfix`` maps progress-bar labels to logged term names."""
+
+    def __init__(self, accelerator: Accelerator, args: argparse.Namespace, model: torch.nn.Module, ema,
+                 global_step: int, postfix: dict[str, str]):
+        self.accelerator, self.args, self.model, self.ema = accelerator, args, model, ema
+        self.global_step, self.postfix = global_step, postfix
+        self.last_step = args.max_train_steps
+        if args.stop_after_steps is not None:
+            self.last_step = min(self.last_step, global_step + args.stop_after_steps)
+        self.speed = Throughput(args.train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps)
+        self.bar = tqdm(total=self.last_step, initial=global_step, disable=not accelerator.is_main_process, desc="steps")
+        self.logs: dict[str, float] = {}
+
+    @property
+    def running(self) -> bool:
+        return self.global_step < self.last_step
+
+    def step(self, terms: dict[str, torch.Tensor | float]) -> int:
+        """Book one finished optimiser step; ``terms`` (loss terms etc.) are logged when it is time."""
+        if self.ema is not None:
+            self.ema.step(self.accelerator.unwrap_model(self.model).parameters())
+        self.global_step += 1
+        self.speed.tick()
+        self.bar.update(1)
+        step, args = self.global_step, self.args
+        if step % args.logging_steps == 0 or step == self.last_step:
+            self.logs = {f"train/{k}": float(v.detach() if isinstance(v, torch.Tensor) else v) for k, v in terms.items()}
+            self.accelerator.log(self.logs, step=step)
+            self.bar.set_postfix({short: f"{self.logs[f'train/{key}']:.3f}" for short, key in self.postfix.items()})
+        if step % args.checkpointing_steps == 0 or (step == self.last_step < args.max_train_steps):
+            save_checkpoint(self.accelerator, args.output_dir, step, args.checkpoints_total_limit)
+        return step
+
+    def summary(self, discriminator: torch.nn.Module) -> dict[str, float]:
+        """Final step, rank, weight digests (for resume/DDP checks), images/s and the last logged terms."""
+        self.bar.close()
+        unwrap = self.accelerator.unwrap_model
+        return {"step": self.global_step, "rank": self.accelerator.process_index,
+                "generator_digest": parameter_digest(unwrap(self.model)),
+                "discriminator_digest": parameter_digest(unwrap(discriminator)),
+                "images_per_second": self.speed.images_per_second,
+                **{k: v for k, v in self.logs.items() if not math.isnan(v)}}
 
 
 def push_to_hub(args: argparse.Namespace) -> None:

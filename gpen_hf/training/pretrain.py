@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from gpen_hf.models import GPENDiscriminator
 
 from .augment import diff_augment, parse_policy
-from .checkpointing import TrainState, make_ema, parameter_digest, save_checkpoint
+from .checkpointing import TrainState, make_ema
 from .data import FaceStream, make_loader
 from .loop import (
-    Throughput,
+    TrainingProgress,
+    ema_weights,
     log_grid,
     make_accelerator,
     make_adam,
@@ -78,17 +77,12 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     g = accelerator.unwrap_model(prior).generator
     val_z = torch.randn(args.num_validation_images, args.style_dim,
                         generator=torch.Generator().manual_seed(args.seed)).to(accelerator.device)
-    last_step = args.max_train_steps
-    if args.stop_after_steps is not None:
-        last_step = min(last_step, global_step + args.stop_after_steps)
-    speed = Throughput(args.train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps)
-    bar = tqdm(total=last_step, initial=global_step, disable=not accelerator.is_main_process, desc="steps")
-    logs: dict[str, float] = {}
-    while global_step < last_step:
+    progress = TrainingProgress(accelerator, args, prior, ema, global_step, postfix={"g": "g_loss", "d": "d_loss"})
+    while progress.running:
         real = next(batches)["target"].to(accelerator.device)
         n = real.shape[0]
-        do_r1 = args.r1_gamma > 0 and global_step % args.r1_every == 0
-        do_pl = pl_every > 0 and global_step % pl_every == 0
+        do_r1 = args.r1_gamma > 0 and progress.global_step % args.r1_every == 0
+        do_pl = pl_every > 0 and progress.global_step % pl_every == 0
         with accelerator.accumulate(prior, disc):
             z, mixing_index = sample_z(n, args.style_dim, args.mixing_prob, g.n_latent, accelerator.device)
             fake = prior(z, mixing_index=mixing_index)
@@ -113,55 +107,24 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             simultaneous_update(accelerator, (g_loss, g_params, g_opt, g_sched), (d_loss, d_params, d_opt, d_sched))
         if not accelerator.sync_gradients:
             continue
-        if ema is not None:
-            ema.step(accelerator.unwrap_model(prior).parameters())
-        global_step += 1
-        speed.tick()
-        bar.update(1)
-        if global_step % args.logging_steps == 0 or global_step == last_step:
-            logs = {f"train/{k}": float(v.detach()) for k, v in terms.items()}
-            logs["train/path_mean"] = state["path_mean"]
-            accelerator.log(logs, step=global_step)
-            bar.set_postfix(g=f"{logs['train/g_loss']:.3f}", d=f"{logs['train/d_loss']:.3f}")
-        if global_step % args.checkpointing_steps == 0 or (global_step == last_step < args.max_train_steps):
-            save_checkpoint(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)
+        step = progress.step({**terms, "path_mean": state["path_mean"]})
         if accelerator.is_main_process and args.validation_steps > 0 and (
-            global_step % args.validation_steps == 0 or global_step == args.max_train_steps
+            step % args.validation_steps == 0 or step == args.max_train_steps
         ):
-            with torch.no_grad(), accelerator.autocast(), _ema_weights(ema, accelerator.unwrap_model(prior)):
+            with torch.no_grad(), accelerator.autocast(), ema_weights(ema, accelerator.unwrap_model(prior)):
                 samples = accelerator.unwrap_model(prior)(val_z)
-            log_grid(accelerator, args, to_uint8_grid([samples]), global_step, "samples")
-    bar.close()
+            log_grid(accelerator, args, to_uint8_grid([samples]), step, "samples")
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process and global_step >= args.max_train_steps:
+    if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
         out = Path(args.output_dir)
         unwrapped, d = accelerator.unwrap_model(prior), accelerator.unwrap_model(disc)
         unwrapped.save_pretrained(out / "generator")
         if ema is not None:
-            with _ema_weights(ema, unwrapped):
+            with ema_weights(ema, unwrapped):
                 unwrapped.save_pretrained(out / "generator_ema")
         d.save_pretrained(out / "discriminator")
         if args.push_to_hub:
             push_to_hub(args)
     accelerator.end_training()
-    return {"step": global_step, "rank": accelerator.process_index,
-            "generator_digest": parameter_digest(accelerator.unwrap_model(prior)),
-            "discriminator_digest": parameter_digest(accelerator.unwrap_model(disc)),
-            "images_per_second": speed.images_per_second,
-            **{k: v for k, v in logs.items() if not math.isnan(v)}}
+    return progress.summary(disc)
 
-
-class _ema_weights:
-    """Context manager: the model holds the EMA weights inside, its own ones again after (no-op without EMA)."""
-
-    def __init__(self, ema, model: torch.nn.Module):
-        self.ema, self.model = ema, model
-
-    def __enter__(self) -> None:
-        if self.ema is not None:
-            self.ema.store(self.model.parameters())
-            self.ema.copy_to(self.model.parameters())
-
-    def __exit__(self, *exc) -> None:
-        if self.ema is not None:
-            self.ema.restore(self.model.parameters())
