@@ -150,6 +150,16 @@ def test_resume_continues_identically(faces, tmp_path):
     for k, v in opt_full["state"].items():
         assert torch.equal(v["exp_avg_sq"], opt_split["state"][k]["exp_avg_sq"])
     assert second["train/loss"] == pytest.approx(full["train/loss"], abs=0)
+    # each checkpoint also holds the shippable (EMA) generator in from_pretrained form: the last one is the final
+    assert_same_weights(tmp_path / "full" / "checkpoint-4" / "generator" / "diffusion_pytorch_model.safetensors",
+                        tmp_path / "full" / "generator" / "diffusion_pytorch_model.safetensors")
+    from gpen_hf.models import GPENModel
+
+    early = GPENModel.from_pretrained(tmp_path / "split" / "checkpoint-2" / "generator")
+    final = GPENModel.from_pretrained(tmp_path / "split" / "generator")
+    assert {k: v for k, v in early.config.items() if not k.startswith("_")} == {
+        k: v for k, v in final.config.items() if not k.startswith("_")}
+    assert not torch.equal(early.final_linear[0].weight, final.final_linear[0].weight)
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from .loop import (
     make_scheduler,
     push_to_hub,
     resume,
+    save_generator_with_checkpoints,
     simultaneous_update,
     to_uint8_grid,
 )
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         accelerator.register_for_checkpointing(ema)
     state = TrainState(step=0)
     accelerator.register_for_checkpointing(state)
+    save_generator_with_checkpoints(accelerator, model, ema)
     global_step = resume(accelerator, args)
     if accelerator.is_main_process:
         accelerator.init_trackers("gpen_finetune", config={k: v for k, v in vars(args).items()

@@ -200,6 +200,21 @@ class ema_weights:
             self.ema.restore(self.model.parameters())
 
 
+def save_generator_with_checkpoints(accelerator: Accelerator, model: torch.nn.Module, ema,
+                                    subfolder: str = "generator") -> None:
+    """Every checkpoint also gets ``subfolder/``: the generator as the run would ship it (EMA weights if used)
+    in ``save_pretrained`` form, so any checkpoint can be evaluated or restored with directly
+    (``gpen-hf evaluate --model RUN/checkpoint-N/generator``); accelerate's own files still drive resuming."""
+
+    def hook(models, weights, output_dir: str) -> None:
+        if accelerator.is_main_process:
+            unwrapped = accelerator.unwrap_model(model)
+            with ema_weights(ema, unwrapped):
+                unwrapped.save_pretrained(Path(output_dir) / subfolder)
+
+    accelerator.register_save_state_pre_hook(hook)
+
+
 class TrainingProgress:
     """What both stages do after each optimiser step: EMA update, step count, progress bar, loss logging
     every ``--logging_steps`` and a checkpoint every ``--checkpointing_steps`` (and when ``--stop_after_steps``
