@@ -103,8 +103,8 @@ class OnnxRuntimeGPEN(nn.Module):
     """An exported GPEN run by onnxruntime, usable wherever the pipeline takes a model (CPU, fp32).
 
     A graph exported with ``dynamic_batch`` takes the whole batch at once; a batch-1 graph is called once per face.
-    ``resolution`` is read from the graph's input. On this project's 2-core CPU onnxruntime ran GPEN-256 4x
-    faster than PyTorch's fast path (``benchmarks/RESULTS.md``).
+    ``resolution`` is read from the graph's input. On this project's idle 2-core CPU it runs at 0.9x PyTorch's
+    fast path (``benchmarks/RESULTS.md``): use it to deploy where onnxruntime is the runtime of choice.
     """
 
     def __init__(self, path: str | Path, threads: int | None = None):

@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="model precision (default float32)")
     parser.add_argument("--onnx", default=None, metavar="FILE",
                         help="run this graph from `gpen-hf export-onnx` with onnxruntime instead of --model "
-                             "(CPU, fp32; often faster than PyTorch on CPUs)")
+                             "(CPU, fp32)")
     parser.add_argument("--ext", default=None, help="output extension, e.g. png or jpg (default: png)")
     parser.set_defaults(func=run)
 
