@@ -33,7 +33,7 @@ def build_model(resolution: int, seed: int = 0) -> GPENModel:
 
 
 def make_candidates(
-    model: GPENModel, bf16: bool, compile_: bool, authors: bool, fp16: bool = False
+    model: GPENModel, bf16: bool, compile_: bool, authors: bool, fp16: bool = False, compile_mode: str | None = None
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """name → function(x) returning the restored image; each sets the model's mode it needs."""
     device_type = next(model.parameters()).device.type
@@ -44,7 +44,7 @@ def make_candidates(
             set_reference_mode(model, reference)
             with torch.inference_mode(), torch.autocast(device_type, dtype=dtype or torch.bfloat16,
                                                         enabled=dtype is not None):
-                return (fn or model)(x, return_dict=False)[0].float()
+                return (fn if fn is not None else model)(x, return_dict=False)[0].float().clone()
 
         return call
 
@@ -57,21 +57,23 @@ def make_candidates(
         candidates["fast fp16"] = run(False, torch.float16)
     if compile_:
         try:
-            compiled = torch.compile(model)
+            compiled = torch.compile(model, mode=compile_mode)
             candidates["fast fp32 compiled"] = run(False, fn=compiled)
+            if bf16:
+                candidates["fast bf16 compiled"] = run(False, torch.bfloat16, fn=compiled)
         except Exception as err:  # noqa: BLE001 - optional feature, report and go on
             print(f"torch.compile unavailable: {err}")
     return candidates
 
 
 def bench(resolution: int, batch: int, repeats: int, bf16: bool, compile_: bool, authors: bool,
-          device: torch.device | None = None, fp16: bool = False) -> None:
+          device: torch.device | None = None, fp16: bool = False, compile_mode: str | None = None) -> None:
     device = device or torch.device("cpu")
     model = build_model(resolution).to(device)
     params = sum(p.numel() for p in model.parameters())
     x = torch.rand(batch, 3, resolution, resolution, generator=torch.Generator().manual_seed(1)) * 2 - 1
     x = x.to(device)
-    candidates = make_candidates(model, bf16, compile_, authors, fp16)
+    candidates = make_candidates(model, bf16, compile_, authors, fp16, compile_mode)
     times: dict[str, list[float]] = {name: [] for name in candidates}
     outputs: dict[str, torch.Tensor] = {}
     for name, fn in list(candidates.items()):  # warm-up (and compile); drop what fails
@@ -152,6 +154,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (if it works here)")
+    parser.add_argument("--compile-mode", default=None,
+                        help='torch.compile mode, e.g. "reduce-overhead" (CUDA graphs: for launch-bound GPUs)')
     parser.add_argument("--no-authors", action="store_true",
                         help="skip 'authors fp32' (reference path with glibc's default malloc settings)")
     args = parser.parse_args()
@@ -163,7 +167,8 @@ def main() -> None:
         if args.roofline:
             roofline(resolution, device)
         for batch in args.batch:
-            bench(resolution, batch, args.repeats, args.bf16, args.compile, not args.no_authors, device, args.fp16)
+            bench(resolution, batch, args.repeats, args.bf16, args.compile, not args.no_authors, device, args.fp16,
+                  args.compile_mode)
 
 
 if __name__ == "__main__":

@@ -44,13 +44,13 @@ def model_card(model: GPENModel, source: Path, sha256: str, discriminator: bool)
         "",
         f"# GPEN {cfg.resolution}x{cfg.resolution} (converted from `{source.name}`)",
         "",
-        "GAN Prior Embedded Network for blind face restoration (Yang et al., CVPR 2021, arXiv 2105.06070), "
-        "converted with `gpen-hf convert` from the authors' release file, with no change to any weight.",
+        ("GAN Prior Embedded Network for blind face restoration (Yang et al., CVPR 2021, arXiv 2105.06070), "
+        "converted with `gpen-hf convert` from the authors' release file, with no change to any weight."),
         "",
         f"- source file: `{source.name}` (sha256 `{sha256}`)",
-        f"- resolution {cfg.resolution}, style_dim {cfg.style_dim}, n_mlp {cfg.n_mlp}, channel_multiplier "
+        (f"- resolution {cfg.resolution}, style_dim {cfg.style_dim}, n_mlp {cfg.n_mlp}, channel_multiplier "
         f"{cfg.channel_multiplier}, narrow {cfg.narrow}, noise_mode `{cfg.noise_mode}`; {n_params / 1e6:.1f} M "
-        "parameters",
+        "parameters"),
         f"- discriminator: {'included in `discriminator/`' if discriminator else 'not included'}",
         "",
         "```python",
@@ -59,8 +59,8 @@ def model_card(model: GPENModel, source: Path, sha256: str, discriminator: bool)
         "restored = pipe(\"photo.jpg\").image",
         "```",
         "",
-        "License: the authors' weights were released for academic and non-commercial use (yangxy/GPEN); "
-        "check their terms before any other use.",
+        ("License: the authors' weights were released for academic and non-commercial use (yangxy/GPEN); "
+        "check their terms before any other use."),
         "",
     ]
     return "\n".join(lines)

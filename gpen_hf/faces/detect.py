@@ -125,7 +125,7 @@ class FaceDetector:
             scales.append(self.max_native_size / long_side)
         if long_side <= self.upsample_below:
             scales.append(2.0)
-        return sorted(set(round(s, 6) for s in scales))
+        return sorted({round(s, 6) for s in scales})
 
     def _detect_once(self, bgr: np.ndarray, scale: float) -> Detections:
         h, w = bgr.shape[:2]

@@ -26,7 +26,7 @@ def feather_mask(resolution: int, margin: float = 0.1, feather: float = 0.04) ->
         feather: Gaussian sigma of the roll-off, as a fraction of the crop.
     """
     mask = np.zeros((resolution, resolution), np.float32)
-    inset = int(round(margin * resolution))
+    inset = round(margin * resolution)
     mask[inset:resolution - inset, inset:resolution - inset] = 1.0
     sigma = max(feather * resolution, 0.5)
     mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)

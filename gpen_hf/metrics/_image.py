@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 import torch
 
-ImageLike = Union[np.ndarray, torch.Tensor]
+ImageLike = np.ndarray | torch.Tensor
 
 
 def to_float_tensor(img: ImageLike, name: str = "image") -> torch.Tensor:
@@ -30,7 +28,7 @@ def to_float_tensor(img: ImageLike, name: str = "image") -> torch.Tensor:
                 f"{name}: numpy images must be uint8 (H, W, 3) or float in [0, 1], got {img.dtype}"
             )
     if not isinstance(img, torch.Tensor):
-        raise ValueError(f"{name}: expected a numpy array or torch tensor, got {type(img).__name__}")
+        raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(img).__name__}")
     if not img.is_floating_point():
         raise ValueError(f"{name}: tensors must be float in [0, 1], got {img.dtype}")
     if img.ndim == 3:
