@@ -24,11 +24,11 @@ accelerate launch training/finetune.py --pretrained_prior "$RUNS/prior128" --tra
   --report_to tensorboard --seed 0 --mixed_precision no --num_threads 2 --degradation_preset paper \
   --resume_from_checkpoint latest
 
-# ... then 1,400 more steps from checkpoint-2600 with the content weight alpha = 10: with alpha = 1 the PSNR had
+# ... then 2,200 more steps from checkpoint-2600 with the content weight alpha = 10: with alpha = 1 the PSNR had
 # stalled at 18.9 dB (bicubic: 21.1 dB) on training faces degraded with another seed. The data stream, EMA and
-# optimiser states carry on from the checkpoint; only the loss weight changes. (Run as 3,200 then 4,000.)
+# optimiser states carry on from the checkpoint; only the loss weight changes. (Run as 3,200, 4,000, 4,800.)
 accelerate launch training/finetune.py --pretrained_prior "$RUNS/prior128" --train_data_dir "$DATA" \
-  --output_dir "$RUNS/gpen128-a10" --resolution 128 --train_batch_size 8 --max_train_steps 4000 --alpha 10 \
+  --output_dir "$RUNS/gpen128-a10" --resolution 128 --train_batch_size 8 --max_train_steps 4800 --alpha 10 \
   --use_ema --ema_decay 0.998 --checkpointing_steps 200 --checkpoints_total_limit 20 --validation_steps 400 \
   --report_to tensorboard --seed 0 --mixed_precision no --num_threads 2 --degradation_preset paper \
   --resume_from_checkpoint "$RUNS/gpen128/checkpoint-2600"
