@@ -89,8 +89,8 @@ def cmd_photo(args: argparse.Namespace) -> None:
         modes["fast bf16"] = (pipe, False, torch.bfloat16)
     with tempfile.TemporaryDirectory() as tmp:
         if args.onnx:
-            onnx_pipe = GPENPipeline.from_onnx(export_onnx(model, Path(tmp) / "gpen.onnx"), threads=args.threads)
-            onnx_pipe._detector = pipe.detector
+            onnx_pipe = GPENPipeline.from_onnx(export_onnx(model, Path(tmp) / "gpen.onnx"), threads=args.threads,
+                                               detector=pipe.detector)
             modes["onnxruntime fp32"] = (onnx_pipe, False, None)
         times: dict[str, list[float]] = {m: [] for m in modes}
         for rep in range(args.repeats + 1):  # first round is warm-up

@@ -94,7 +94,7 @@ def select_faces(dets: Detections, size: tuple[int, int], only_center_face: bool
 
 
 def use_fastest_path(model: torch.nn.Module, device: torch.device) -> None:
-    """Pick the forward path measured fastest on ``device`` (same outputs within 5e-6 either way).
+    """Pick the forward path measured fastest on ``device`` (same maths; on CPU the outputs agree within 5e-6).
 
     On CPUs the fast path (channels_last, depthwise FIR convolutions, style folded into weights) wins 1.4–2x; on
     CUDA the grouped-convolution reference path was 4–29 % faster (H200, ``benchmarks/RESULTS.md``, GPU).

@@ -105,10 +105,10 @@ def _banner(info: lab.ModelInfo) -> str:
     return f"Model: `{info.source}` · {info.config.get('resolution', '?')} px faces"
 
 
-
 def _lab_view(label: str, **extra) -> gr.Image:
     """One of the lab's three side-by-side faces: same size, PNG, read-only."""
     return gr.Image(label=label, elem_classes="lab-face", format="png", interactive=False, height=LAB_SIDE, **extra)
+
 
 def create_app(model_path: str | None = None) -> gr.Blocks:
     """Build the Blocks app around the model at ``model_path`` (else ``GPEN_MODEL``, else the default)."""
