@@ -100,3 +100,12 @@ def test_cli_restore_with_onnx(model: GPENModel, tmp_path: Path, capsys: pytest.
     assert main(["restore", str(tmp_path / "face.png"), "-o", str(tmp_path / "o3"), "--onnx", str(path),
                  "--dtype", "bfloat16"]) == 2
     assert "--onnx runs an exported graph" in capsys.readouterr().err
+
+
+def test_onnx_graph_that_is_not_a_gpen_is_refused(tmp_path: Path) -> None:
+    from gpen_hf.export import OnnxRuntimeGPEN
+
+    path = tmp_path / "gray.onnx"
+    torch.onnx.export(torch.nn.Conv2d(1, 1, 3, padding=1), (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False)
+    with pytest.raises(ValueError, match=r"gray\.onnx: expected a GPEN graph with input \(N, 3, R, R\)"):
+        OnnxRuntimeGPEN(path)
