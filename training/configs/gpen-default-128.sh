@@ -54,4 +54,4 @@ gpen-hf evaluate --model a60="$RUNS/gpen128-p3-a60/generator" --model a150="$RUN
   --data "$DATA" --seed 1
 
 # Package: evaluate on the eval faces, write fp16 weights + model card to gpen_hf/assets/gpen-default.
-python training/configs/ship_default_model.py --run "$RUNS/gpen128-a10" --eval_data "${EVAL:-/work/data/eval512}"
+python training/configs/ship_default_model.py --run "$RUNS/gpen128-p3-a150" --eval_data "${EVAL:-/work/data/eval512}"
