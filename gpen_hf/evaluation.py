@@ -86,18 +86,33 @@ def classical_restore(image: np.ndarray) -> np.ndarray:
     return cv2.addWeighted(denoised, 1.6, blurred, -0.6, 0)
 
 
-def degraded_inputs(hq_faces: Sequence[np.ndarray], preset: str, seed: int) -> dict[str, list[np.ndarray]]:
-    """The LQ faces (at full size) and the resizing baselines, face ``i`` degraded with ``rng([seed, i])``."""
-    out: dict[str, list[np.ndarray]] = {"LQ input": [], "bicubic": [], "Lanczos": [], "classical": []}
+BASELINES = ("LQ input", "bicubic", "Lanczos", "classical")
+
+
+def degraded_inputs(hq_faces: Sequence[np.ndarray], preset: str, seed: int,
+                    baselines: Sequence[str] = BASELINES) -> dict[str, list[np.ndarray]]:
+    """The LQ faces (at full size) and the resizing baselines, face ``i`` degraded with ``rng([seed, i])``.
+
+    The ``"LQ input"`` entry is always there (it is what restorers get); ``baselines`` picks the others.
+    """
+    unknown = set(baselines) - set(BASELINES)
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {list(BASELINES)}")
+    out: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES if name == "LQ input" or name in baselines}
     for i, hq in enumerate(hq_faces):
         params = sample(np.random.default_rng([seed, i]), preset, resolution=hq.shape[0])
+        out["LQ input"].append(degrade(hq, params))
+        if len(out) == 1:
+            continue
         small = degrade(hq, with_overrides(params, upsample=False))
         size = (hq.shape[1], hq.shape[0])
-        out["LQ input"].append(degrade(hq, params))
         bicubic = cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
-        out["bicubic"].append(bicubic)
-        out["Lanczos"].append(cv2.resize(small, size, interpolation=cv2.INTER_LANCZOS4))
-        out["classical"].append(classical_restore(bicubic))
+        if "bicubic" in out:
+            out["bicubic"].append(bicubic)
+        if "Lanczos" in out:
+            out["Lanczos"].append(cv2.resize(small, size, interpolation=cv2.INTER_LANCZOS4))
+        if "classical" in out:
+            out["classical"].append(classical_restore(bicubic))
     return out
 
 
@@ -110,11 +125,15 @@ def evaluate(
     metrics: Sequence[str] = DEFAULT_METRICS,
     face_metrics: FaceMetrics | None = None,
     limit: int | None = None,
+    baselines: Sequence[str] = BASELINES,
 ) -> EvaluationResult:
-    """Evaluate baselines and each ``restorers[name]`` (LQ faces in → restored faces out) on ``data_dir``."""
+    """Evaluate baselines and each ``restorers[name]`` (LQ faces in → restored faces out) on ``data_dir``.
+
+    ``baselines`` names the rows besides the models (from :data:`BASELINES`; the LQ input is always measured).
+    """
     files = list_images(data_dir)[:limit]
     hq = load_faces(files, resolution)
-    inputs = degraded_inputs(hq, preset, seed)
+    inputs = degraded_inputs(hq, preset, seed, baselines)
     outputs = dict(inputs)
     for name, restore in restorers.items():
         outputs[name] = restore(inputs["LQ input"])

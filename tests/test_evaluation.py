@@ -56,3 +56,29 @@ def test_evaluate_cli_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture) 
     GPENModel(resolution=32, style_dim=32, n_mlp=1, narrow=0.125).save_pretrained(tmp_path / "m")
     assert main(["evaluate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "empty")]) == 1
     assert "no images" in capsys.readouterr().err
+
+
+def test_evaluate_without_baselines_keeps_the_lq_row() -> None:
+    copy = {"copy": lambda faces: [f.copy() for f in faces]}
+    full = evaluate(FACES, copy, resolution=64, metrics=("psnr",))
+    lean = evaluate(FACES, copy, resolution=64, metrics=("psnr",), baselines=())
+    assert list(lean.values) == ["LQ input", "copy"]
+    assert lean.values["LQ input"] == full.values["LQ input"] == lean.values["copy"]
+    some = evaluate(FACES, copy, resolution=64, metrics=("psnr",), baselines=("bicubic",))
+    assert list(some.values) == ["LQ input", "bicubic", "copy"]
+    assert some.values["bicubic"] == full.values["bicubic"]
+    with pytest.raises(ValueError, match="unknown baseline"):
+        evaluate(FACES, copy, resolution=64, baselines=("nearest",))
+
+
+def test_evaluate_cli_baselines_option(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    torch.manual_seed(0)
+    GPENModel(resolution=32, style_dim=32, n_mlp=1, narrow=0.125).save_pretrained(tmp_path / "m")
+    args = ["evaluate", "--model", f"m={tmp_path / 'm'}", "--data", str(FACES), "--limit", "1", "--metrics", "psnr"]
+    assert main(args + ["--baselines", "none"]) == 0
+    table = capsys.readouterr().out
+    assert "| LQ input |" in table and "| m |" in table and "bicubic" not in table
+    assert main(args + ["--baselines", "Bicubic"]) == 0
+    assert "| bicubic |" in capsys.readouterr().out
+    assert main(args + ["--baselines", "sharpen"]) == 1
+    assert "--baselines: unknown ['sharpen']" in capsys.readouterr().err

@@ -133,7 +133,7 @@ def test_freeze_decoder_keeps_prior_weights(faces, tmp_path):
 
 def test_resume_continues_identically(faces, tmp_path):
     args = ("--max_train_steps", "4", "--checkpointing_steps", "2", "--use_ema", "--lr_scheduler", "linear",
-            "--gradient_accumulation_steps", "2")
+            "--gradient_accumulation_steps", "2", "--random_flip")
     (full,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *args))
     (first,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "split", *args, "--stop_after_steps", "2"))
     assert first["step"] == 2 and not (tmp_path / "split" / "generator").exists()

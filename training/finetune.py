@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--perceptual_weight", type=float, default=0.0, help="Extra LPIPS loss weight (off in the paper).")
     a("--degradation_preset", choices=["paper", "gfpgan"], default="paper",
       help="Synthetic degradation: the paper's (blur, ↓10–200 on 1024 px, noise, JPEG 5–50) or GFPGAN's.")
+    a("--random_flip", action="store_true",
+      help="Mirror HQ faces at random before degrading them (doubles the distinct faces of a small set).")
     a("--validation_data_dir", default=None, help="Faces for the validation grid (default: the training faces).")
     args = parser.parse_args(argv)
     if args.pretrained_model_name_or_path is None and args.pretrained_prior is None and args.noise_mode is None:

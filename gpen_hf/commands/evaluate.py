@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resolution", type=int, help="evaluation size (default: the first model's)")
     parser.add_argument("--metrics", default="psnr,ssim,lpips,identity", help="comma-separated metric names")
     parser.add_argument("--limit", type=int, help="only the first N faces")
+    parser.add_argument("--baselines", default="all",
+                        help='comma-separated rows besides the models: bicubic, Lanczos, classical; "all" (default) '
+                        'or "none" (the LQ input is always measured; "none" is much faster on large sets)')
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--out", help="also write the markdown table here")
     parser.set_defaults(func=run)
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
             for name, p in pipelines.items()
         }
         result = evaluate(args.data, restorers, resolution, preset=args.preset, seed=args.seed,
-                          metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), limit=args.limit)
+                          metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), limit=args.limit,
+                          baselines=_baselines(args.baselines))
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f"gpen-hf evaluate: error: {err}", file=sys.stderr)
         return 1
@@ -62,6 +66,21 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(table)
     return 0
+
+
+def _baselines(spec: str) -> tuple[str, ...]:
+    from ..evaluation import BASELINES
+
+    if spec.strip().lower() == "all":
+        return BASELINES
+    if spec.strip().lower() == "none":
+        return ()
+    by_name = {name.lower(): name for name in BASELINES}
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n.lower() not in by_name]
+    if unknown:
+        raise ValueError(f"--baselines: unknown {unknown}; choose from {list(BASELINES)[1:]}, 'all' or 'none'")
+    return tuple(by_name[n.lower()] for n in names)
 
 
 def _resize(faces, size: int):

@@ -98,22 +98,28 @@ class FaceStream(Dataset):
 class DegradedPairStream(FaceStream):
     """LQ/HQ pairs made on the fly with :mod:`gpen_hf.degradation`; item = ``{"target", "lq"}`` in [-1, 1].
 
-    ``preset`` is ``"paper"`` or ``"gfpgan"``; the gfpgan preset's flips apply to both images.
+    ``preset`` is ``"paper"`` or ``"gfpgan"``; the gfpgan preset's flips apply to both images. ``flip_prob``
+    mirrors the HQ face before it is degraded (so LQ and HQ stay paired); the flip draws from its own random
+    stream, so turning it on leaves every sample's degradation parameters unchanged.
     """
 
-    def __init__(self, root: str | Path, resolution: int, seed: int = 0, preset: str = "paper"):
+    def __init__(self, root: str | Path, resolution: int, seed: int = 0, preset: str = "paper",
+                 flip_prob: float = 0.0):
         from gpen_hf import degradation
 
         if preset not in degradation.PRESETS:
             raise ValueError(f"unknown degradation preset {preset!r}; choose from {sorted(degradation.PRESETS)}")
-        super().__init__(root, resolution, seed, flip_prob=0.0)
+        super().__init__(root, resolution, seed, flip_prob=flip_prob)
         self.preset = preset
 
     def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
         from gpen_hf import degradation
 
+        face = self.face(position)
+        if self.flip_prob and np.random.default_rng([self.seed, int(position), 1]).random() < self.flip_prob:
+            face = face[:, ::-1]
         params = degradation.sample(self.rng(position), self.preset, resolution=self.resolution)
-        target, lq = degradation.degrade_pair(self.face(position), params)
+        target, lq = degradation.degrade_pair(np.ascontiguousarray(face), params)
         return {"target": to_tensor(target), "lq": to_tensor(lq)}
 
 

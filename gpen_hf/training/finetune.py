@@ -142,7 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     if accelerator.is_main_process:
         accelerator.init_trackers("gpen_finetune", config={k: v for k, v in vars(args).items()
                                                            if isinstance(v, (int, float, str, bool))})
-    data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset)
+    data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset,
+                              flip_prob=0.5 if args.random_flip else 0.0)
     batches = make_loader(data, args.train_batch_size, accelerator.process_index, accelerator.num_processes,
                           start_batch=global_step * args.gradient_accumulation_steps,
                           num_workers=args.dataloader_num_workers)
