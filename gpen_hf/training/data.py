@@ -88,11 +88,19 @@ class FaceStream(Dataset):
     def rng(self, position: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, int(position)])
 
-    def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
+    def flip_rng(self, position: int) -> np.random.Generator:
+        """The generator whose first draw decides the flip of sample ``position``."""
+        return self.rng(position)
+
+    def hq_face(self, position: int) -> np.ndarray:
+        """The HQ face at ``position``, mirrored with probability ``flip_prob``."""
         face = self.face(position)
-        if self.rng(position).random() < self.flip_prob:
-            face = face[:, ::-1]
-        return {"target": to_tensor(face)}
+        if self.flip_prob and self.flip_rng(position).random() < self.flip_prob:
+            face = np.ascontiguousarray(face[:, ::-1])
+        return face
+
+    def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
+        return {"target": to_tensor(self.hq_face(position))}
 
 
 class DegradedPairStream(FaceStream):
@@ -112,14 +120,14 @@ class DegradedPairStream(FaceStream):
         super().__init__(root, resolution, seed, flip_prob=flip_prob)
         self.preset = preset
 
+    def flip_rng(self, position: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, int(position), 1])  # not rng(): that one draws the degradation
+
     def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
         from gpen_hf import degradation
 
-        face = self.face(position)
-        if self.flip_prob and np.random.default_rng([self.seed, int(position), 1]).random() < self.flip_prob:
-            face = face[:, ::-1]
         params = degradation.sample(self.rng(position), self.preset, resolution=self.resolution)
-        target, lq = degradation.degrade_pair(np.ascontiguousarray(face), params)
+        target, lq = degradation.degrade_pair(self.hq_face(position), params)
         return {"target": to_tensor(target), "lq": to_tensor(lq)}
 
 
