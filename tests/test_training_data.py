@@ -44,3 +44,39 @@ def test_degraded_pairs_flip_the_hq_face_before_degrading() -> None:
 def test_degraded_pairs_reject_unknown_preset() -> None:
     with pytest.raises(ValueError, match="unknown degradation preset 'jpeg'"):
         DegradedPairStream(FACES, 32, preset="jpeg")
+
+
+def test_jitter_moves_the_hq_face_a_little_and_keeps_pairs() -> None:
+    from gpen_hf import degradation
+
+    plain = DegradedPairStream(FACES, 64, seed=2)
+    jittered = DegradedPairStream(FACES, 64, seed=2, jitter=0.04)
+    for position in range(3):  # the first epoch: each fixture face once
+        p, j = plain[position], jittered[position]
+        target = ((j["target"].permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
+        # The LQ is the same degradation draw applied to the jittered HQ face.
+        params = degradation.sample(plain.rng(position), "paper", resolution=64)
+        assert np.array_equal(degradation.degrade(target, params), ((j["lq"].permute(1, 2, 0) + 1) * 127.5)
+                              .round().to(torch.uint8).numpy())
+        moved = float((j["target"] - p["target"]).abs().mean())
+        to_other_faces = [float((p["target"] - plain[q]["target"]).abs().mean()) for q in range(3) if q != position]
+        assert 0.0 < moved < min(to_other_faces)
+    assert torch.equal(jittered[3]["target"], DegradedPairStream(FACES, 64, seed=2, jitter=0.04)[3]["target"])
+
+
+def test_jitter_is_bounded_like_alignment_error() -> None:
+    square = np.zeros((64, 64, 3), np.uint8)
+    square[24:40, 24:40] = 255
+    stream = FaceStream(FACES, 64, flip_prob=0.0, jitter=0.04)
+    for position in range(20):
+        out = stream._jittered(square, np.random.default_rng(position))
+        ys, xs = np.nonzero(out[..., 0] > 127)
+        # Shift ≤ 0.04·64 ≈ 2.6 px, scale ≤ 4 %, turn ≤ 2.4°: the square's centre stays within 3 px.
+        assert abs(ys.mean() - 31.5) <= 3 and abs(xs.mean() - 31.5) <= 3
+        assert 0.85 * 256 < len(ys) < 1.15 * 256
+
+
+@pytest.mark.parametrize("jitter", [-0.1, 0.5])
+def test_jitter_out_of_range_is_rejected(jitter: float) -> None:
+    with pytest.raises(ValueError, match="jitter must be in"):
+        FaceStream(FACES, 32, jitter=jitter)

@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
       help="Synthetic degradation: the paper's (blur, ↓10–200 on 1024 px, noise, JPEG 5–50) or GFPGAN's.")
     a("--random_flip", action="store_true",
       help="Mirror HQ faces at random before degrading them (doubles the distinct faces of a small set).")
+    a("--random_jitter", type=float, default=0.0, metavar="J",
+      help="Shift (≤ J·size), scale (1 ± J) and turn (≤ J·60°) HQ faces at random before degrading them, like "
+           "alignment error (0: off; 0.04 is mild).")
     a("--validation_data_dir", default=None, help="Faces for the validation grid (default: the training faces).")
     args = parser.parse_args(argv)
     if args.pretrained_model_name_or_path is None and args.pretrained_prior is None and args.noise_mode is None:

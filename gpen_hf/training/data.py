@@ -2,8 +2,8 @@
 
 Determinism is by *stream position*, not by worker: the run reads one endless stream of samples (epoch ``e``
 is a permutation seeded by ``(seed, e)``), micro-batch ``m`` of rank ``r`` holds positions
-``m·B·W + r·B … + B − 1`` and every random choice of sample ``p`` (which face, the degradation, the flip) comes
-from ``numpy.random.default_rng([seed, p])``. So a resumed run continues with exactly the batches the
+``m·B·W + r·B … + B − 1`` and every random choice of sample ``p`` (which face, the degradation, the flip, the
+jitter) comes from generators seeded by ``[seed, p, …]``. So a resumed run continues with exactly the batches the
 uninterrupted one would have seen, for any number of data-loader workers.
 """
 
@@ -59,13 +59,20 @@ class FaceStream(Dataset):
         resolution: training size; faces are resized to it once.
         seed: seed of the permutations and of per-sample randomness.
         flip_prob: probability of a horizontal flip of the HQ face (StyleGAN2's x-flips).
+        jitter: strength ``j`` of a random similarity transform of the HQ face, like the error of a 5-point
+            alignment: shift up to ``j``·size in x and y, scale in [1 − j, 1 + j], rotation up to ``j``·60°
+            (0 turns it off; 0.04 moves a 128-px face up to 5 px and turns it up to 2.4°).
     """
 
-    def __init__(self, root: str | Path, resolution: int, seed: int = 0, flip_prob: float = 0.5):
+    def __init__(self, root: str | Path, resolution: int, seed: int = 0, flip_prob: float = 0.5,
+                 jitter: float = 0.0):
+        if not 0.0 <= jitter < 0.5:
+            raise ValueError(f"jitter must be in [0, 0.5), got {jitter}")
         self.paths = find_images(root)
         self.resolution = resolution
         self.seed = seed
         self.flip_prob = flip_prob
+        self.jitter = jitter
         self._cache: list[np.ndarray] | None = None
         self._perm: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
         if len(self.paths) * resolution * resolution * 3 <= MAX_CACHE_BYTES:
@@ -93,11 +100,22 @@ class FaceStream(Dataset):
         return self.rng(position)
 
     def hq_face(self, position: int) -> np.ndarray:
-        """The HQ face at ``position``, mirrored with probability ``flip_prob``."""
+        """The HQ face at ``position``, mirrored with probability ``flip_prob``, then jittered."""
         face = self.face(position)
         if self.flip_prob and self.flip_rng(position).random() < self.flip_prob:
             face = np.ascontiguousarray(face[:, ::-1])
+        if self.jitter:
+            face = self._jittered(face, np.random.default_rng([self.seed, int(position), 2]))
         return face
+
+    def _jittered(self, face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``face`` under a random similarity transform about its centre (borders reflected, as in alignment)."""
+        j, size = self.jitter, face.shape[0]
+        shift_x, shift_y, scale, angle = rng.uniform(-1.0, 1.0, size=4) * (j * size, j * size, j, j * 60.0)
+        matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), angle, 1.0 + scale)
+        matrix[:, 2] += (shift_x, shift_y)
+        return cv2.warpAffine(face, matrix, (face.shape[1], size), flags=cv2.INTER_CUBIC,
+                              borderMode=cv2.BORDER_REFLECT_101)
 
     def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
         return {"target": to_tensor(self.hq_face(position))}
@@ -107,17 +125,17 @@ class DegradedPairStream(FaceStream):
     """LQ/HQ pairs made on the fly with :mod:`gpen_hf.degradation`; item = ``{"target", "lq"}`` in [-1, 1].
 
     ``preset`` is ``"paper"`` or ``"gfpgan"``; the gfpgan preset's flips apply to both images. ``flip_prob``
-    mirrors the HQ face before it is degraded (so LQ and HQ stay paired); the flip draws from its own random
-    stream, so turning it on leaves every sample's degradation parameters unchanged.
+    and ``jitter`` transform the HQ face before it is degraded (so LQ and HQ stay paired); they draw from
+    their own random streams, so turning them on leaves every sample's degradation parameters unchanged.
     """
 
     def __init__(self, root: str | Path, resolution: int, seed: int = 0, preset: str = "paper",
-                 flip_prob: float = 0.0):
+                 flip_prob: float = 0.0, jitter: float = 0.0):
         from gpen_hf import degradation
 
         if preset not in degradation.PRESETS:
             raise ValueError(f"unknown degradation preset {preset!r}; choose from {sorted(degradation.PRESETS)}")
-        super().__init__(root, resolution, seed, flip_prob=flip_prob)
+        super().__init__(root, resolution, seed, flip_prob=flip_prob, jitter=jitter)
         self.preset = preset
 
     def flip_rng(self, position: int) -> np.random.Generator:

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         accelerator.init_trackers("gpen_finetune", config={k: v for k, v in vars(args).items()
                                                            if isinstance(v, (int, float, str, bool))})
     data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset,
-                              flip_prob=0.5 if args.random_flip else 0.0)
+                              flip_prob=0.5 if args.random_flip else 0.0, jitter=args.random_jitter)
     batches = make_loader(data, args.train_batch_size, accelerator.process_index, accelerator.num_processes,
                           start_batch=global_step * args.gradient_accumulation_steps,
                           num_workers=args.dataloader_num_workers)
