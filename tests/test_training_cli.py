@@ -133,7 +133,7 @@ def test_freeze_decoder_keeps_prior_weights(faces, tmp_path):
 
 def test_resume_continues_identically(faces, tmp_path):
     args = ("--max_train_steps", "4", "--checkpointing_steps", "2", "--use_ema", "--lr_scheduler", "linear",
-            "--gradient_accumulation_steps", "2", "--random_flip")
+            "--gradient_accumulation_steps", "2", "--random_flip", "--random_jitter", "0.04")
     (full,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *args))
     (first,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "split", *args, "--stop_after_steps", "2"))
     assert first["step"] == 2 and not (tmp_path / "split" / "generator").exists()
@@ -218,3 +218,12 @@ def test_default_threads_ignore_launchers_single_thread_export(monkeypatch) -> N
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
     assert loop.default_num_threads() == 2
     assert loop.default_num_threads(3) == 3
+
+
+def test_finetune_rejects_out_of_range_jitter(faces, tmp_path) -> None:
+    cmd = [sys.executable, str(ROOT / "training" / "finetune.py"), *map(str, finetune_args(faces, tmp_path,
+                                                                                        "--random_jitter", "0.7"))]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert proc.returncode == 2
+    assert "--random_jitter must be in [0, 0.5), got 0.7" in proc.stderr
+    assert not (tmp_path / "generator").exists()
