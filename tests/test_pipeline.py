@@ -160,3 +160,16 @@ def test_missing_default_model_is_explained(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setattr(pipeline, "DEFAULT_MODEL_DIR", tmp_path / "gpen-default")
     with pytest.raises(FileNotFoundError, match="gpen-default.*--model"):
         GPENPipeline.from_pretrained()
+
+
+def test_local_paths_that_are_no_model_folder_are_explained(tmp_path: Path) -> None:
+    from gpen_hf.models.gpen import GPENModel
+
+    with pytest.raises(FileNotFoundError, match=f"model folder not found: {tmp_path / 'missing'}"):
+        GPENPipeline.from_pretrained(tmp_path / "missing")
+    # A training checkpoint: the model is in its generator/ subfolder, and the error says so.
+    GPENModel(resolution=16, style_dim=32, n_mlp=1, channel_multiplier=1, narrow=0.125).save_pretrained(
+        tmp_path / "checkpoint-200" / "generator")
+    with pytest.raises(FileNotFoundError, match="checkpoint-200 is not a model folder.*checkpoint-200/generator"):
+        GPENPipeline.from_pretrained(tmp_path / "checkpoint-200")
+    assert GPENPipeline.from_pretrained(tmp_path / "checkpoint-200", subfolder="generator").resolution == 16

@@ -94,9 +94,10 @@ gpen-hf evaluate --model p4a150="$RUNS/gpen128-p4f-a150/generator" --model p5_10
 # Phase 6 (fifth session). On eval faces phase 5 was 0.07 dB under bicubic, while on training faces (seed 1)
 # it was 0.93 dB above: the model still fits its 152 faces better than new ones. Two runs side by side (one
 # thread each, same seed, so the same degradation draws) from p5 checkpoint 1000, 1,500 steps, alpha 300, lr 2e-4
-# cosine, x-flips; the second adds alignment-like jitter of the HQ faces (--random_jitter 0.04; a first try
-# warped the 128-px faces, which softened them: at step 400 training-face LPIPS was 0.296 against 0.276 without
-# jitter, so it was stopped and restarted with the warp at 512 px, area-downscaled). A checkpoint of
+# cosine, x-flips; the second adds alignment-like jitter of the HQ faces (--random_jitter 0.04). A first try
+# warped the 128-px faces, which softens them, and at step 400 its training-face LPIPS was 0.296 against 0.276
+# without jitter; it was restarted with the warp at 512 px (area-downscaled), but that run's step 400 gave the
+# same 0.296: the rise comes from the jitter itself (the model fits the aligned training faces less). A checkpoint of
 # an accelerate run holds the EMA generator and the raw discriminator, so the start folder is put together:
 P6INIT="$RUNS/gpen128-p5c1000-init"
 mkdir -p "$P6INIT/discriminator" && cp -r "$P5/checkpoint-1000/generator" "$P6INIT/"
