@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-#: faces are kept in memory (uint8, at the training resolution) up to this many bytes, else read on demand
+#: faces are kept in memory (uint8, at the size they are loaded at) up to this many bytes, else read on demand
 MAX_CACHE_BYTES = 2 * 1024**3
 #: jittered faces are warped at this multiple of the training resolution, then area-downscaled
 JITTER_OVERSAMPLE = 4
