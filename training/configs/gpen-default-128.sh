@@ -122,5 +122,11 @@ gpen-hf evaluate --model p5_1000="$P5/checkpoint-1000/generator" \
   $(for S in $(seq 200 100 1500); do echo --model p6_$S="$P6/checkpoint-$S/generator" \
     --model p6j_$S="$P6J/checkpoint-$S/generator"; done) --data "$DATA" --seed 1 --baselines none
 
+# Result: without jitter PSNR 21.72 (step 200) rising to 21.76 at step 800 (21.7609) and flat after (21.7604 at
+# 1500), LPIPS 0.274-0.277, ID 0.913; with jitter PSNR 21.72-21.74, LPIPS 0.291-0.297 (all over 0.28), ID 0.912.
+# p6 checkpoint 800 replaced p5 checkpoint 1000 (21.70 / 0.270 / 0.912). Tables: $RUNS/select-p6.md.
+# Eval split, after the choice (gpen-hf evaluate ... --data "$EVAL" --seed 0 --baselines none): shipped 21.35 /
+# SSIM 0.618 / LPIPS 0.347 / ID 0.912; its jitter twin (p6j checkpoint 800) 21.47 / 0.621 / 0.356 / 0.914.
+
 # Package: evaluate on the eval faces, write fp16 weights + model card to gpen_hf/assets/gpen-default.
-python training/configs/ship_default_model.py --run "$P5/checkpoint-1000" --eval_data "${EVAL:-/work/data/eval512}"
+python training/configs/ship_default_model.py --run "$P6/checkpoint-800" --eval_data "${EVAL:-/work/data/eval512}"
