@@ -93,25 +93,6 @@ def select_faces(dets: Detections, size: tuple[int, int], only_center_face: bool
     return dets
 
 
-def _check_local_model_folder(path_or_repo_id: str | Path, subfolder: str | None) -> None:
-    """Fail clearly on a local path that is no model folder, instead of a Hub lookup that cannot succeed.
-
-    A Hub id is ``owner/name``; anything that exists, is absolute, starts with ``.``/``~`` or has more parts is
-    treated as a local folder and must hold a ``config.json``.
-    """
-    text = str(path_or_repo_id)
-    path = Path(text).expanduser()
-    if not (path.exists() or path.is_absolute() or text.startswith((".", "~")) or len(Path(text).parts) > 2):
-        return  # a Hub repo id (or a relative name diffusers resolves)
-    folder = path / subfolder if subfolder else path
-    if not path.exists():
-        raise FileNotFoundError(f"model folder not found: {path}")
-    if not (folder / "config.json").is_file():
-        hint = (f" (a training checkpoint keeps its model in {folder / 'generator'})"
-                if (folder / "generator" / "config.json").is_file() else "")
-        raise FileNotFoundError(f"{folder} is not a model folder: it has no config.json{hint}")
-
-
 def use_fastest_path(model: torch.nn.Module, device: torch.device) -> None:
     """Pick the forward path measured fastest on ``device`` (same maths; on CPU the outputs agree within 5e-6).
 
@@ -157,7 +138,6 @@ class GPENPipeline:
                     f"no default model: {DEFAULT_MODEL_DIR} does not exist yet (the trained model has not "
                     "shipped). Pass a model folder or Hub repo id, e.g. --model path/to/gpen-model.")
             path_or_repo_id = DEFAULT_MODEL_DIR
-        _check_local_model_folder(path_or_repo_id, subfolder)
         load_kwargs: dict[str, Any] = {"subfolder": subfolder} if subfolder else {}
         if torch_dtype is not None:
             load_kwargs["torch_dtype"] = torch_dtype

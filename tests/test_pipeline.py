@@ -167,6 +167,8 @@ def test_local_paths_that_are_no_model_folder_are_explained(tmp_path: Path) -> N
 
     with pytest.raises(FileNotFoundError, match=f"model folder not found: {tmp_path / 'missing'}"):
         GPENPipeline.from_pretrained(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="model folder not found"):  # the model's own loader checks it
+        GPENModel.from_pretrained(str(tmp_path / "missing"))
     # A training checkpoint: the model is in its generator/ subfolder, and the error says so.
     GPENModel(resolution=16, style_dim=32, n_mlp=1, channel_multiplier=1, narrow=0.125).save_pretrained(
         tmp_path / "checkpoint-200" / "generator")

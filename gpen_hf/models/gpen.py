@@ -21,6 +21,25 @@ from .layers import ConvLayer, EqualLinear
 from .stylegan2 import StyleGAN2Generator, channel_table, log2_resolution
 
 
+def check_local_model_folder(path_or_repo_id: str | Path, subfolder: str | None) -> None:
+    """Fail clearly on a local path that is no model folder, instead of a Hub lookup that cannot succeed.
+
+    A Hub id is ``owner/name``; anything that exists, is absolute, starts with ``.``/``~`` or has more parts is
+    treated as a local folder and must hold a ``config.json``.
+    """
+    text = str(path_or_repo_id)
+    path = Path(text).expanduser()
+    if not (path.exists() or path.is_absolute() or text.startswith((".", "~")) or len(Path(text).parts) > 2):
+        return  # a Hub repo id (or a relative name diffusers resolves)
+    folder = path / subfolder if subfolder else path
+    if not path.exists():
+        raise FileNotFoundError(f"model folder not found: {path}")
+    if not (folder / "config.json").is_file():
+        hint = (f" (a training checkpoint keeps its model in {folder / 'generator'})"
+                if (folder / "generator" / "config.json").is_file() else "")
+        raise FileNotFoundError(f"{folder} is not a model folder: it has no config.json{hint}")
+
+
 @dataclass
 class GPENModelOutput(BaseOutput):
     """Output of :class:`GPENModel`.
@@ -115,6 +134,12 @@ class GPENModel(ModelMixin, ConfigMixin):
         if not return_dict:
             return (image,)
         return GPENModelOutput(sample=image, latent=w)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs) -> GPENModel:
+        """diffusers' loader, with a clear error first for a local path that holds no model."""
+        check_local_model_folder(pretrained_model_name_or_path, kwargs.get("subfolder"))
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @classmethod
     def from_original_checkpoint(cls, path: str | Path, **overrides) -> GPENModel:
