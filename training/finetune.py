@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from gpen_hf.training.data import MAX_JITTER
 from gpen_hf.training.finetune import run
 from gpen_hf.training.loop import add_common_args
 
@@ -47,8 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
            "alignment error (0: off; 0.04 is mild).")
     a("--validation_data_dir", default=None, help="Faces for the validation grid (default: the training faces).")
     args = parser.parse_args(argv)
-    if not 0.0 <= args.random_jitter < 0.5:
-        parser.error(f"--random_jitter must be in [0, 0.5), got {args.random_jitter}")
+    if not 0.0 <= args.random_jitter < MAX_JITTER:  # FaceStream checks it too, but only after the models load
+        parser.error(f"--random_jitter must be in [0, {MAX_JITTER}), got {args.random_jitter}")
     if args.pretrained_model_name_or_path is None and args.pretrained_prior is None and args.noise_mode is None:
         args.noise_mode = "concat"
     return args

@@ -23,6 +23,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 MAX_CACHE_BYTES = 2 * 1024**3
 #: jittered faces are warped at this multiple of the training resolution, then area-downscaled
 JITTER_OVERSAMPLE = 4
+#: jitter strengths must be below this (at 0.5 a face could be shifted by half its size)
+MAX_JITTER = 0.5
 
 
 def find_images(root: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
@@ -70,8 +72,8 @@ class FaceStream(Dataset):
 
     def __init__(self, root: str | Path, resolution: int, seed: int = 0, flip_prob: float = 0.5,
                  jitter: float = 0.0):
-        if not 0.0 <= jitter < 0.5:
-            raise ValueError(f"jitter must be in [0, 0.5), got {jitter}")
+        if not 0.0 <= jitter < MAX_JITTER:
+            raise ValueError(f"jitter must be in [0, {MAX_JITTER}), got {jitter}")
         self.paths = find_images(root)
         self.resolution = resolution
         self.seed = seed
