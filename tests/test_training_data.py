@@ -94,3 +94,27 @@ def test_jitter_keeps_the_detail_of_the_hq_face() -> None:
         assert jittered.hq_face(position).shape == (64, 64, 3)
         # Warped at 4x and area-downscaled: no softer than the plain face (a warp at 64 px loses ~20 %).
         assert detail(jittered.hq_face(position)) > 0.9 * detail(plain.hq_face(position))
+
+
+def test_loader_workers_survive_opencv_threads_started_in_the_parent(tmp_path: Path) -> None:
+    # The 256-px fixture faces are upscaled to 4 x 128 px when loaded with jitter: a parallel OpenCV call in the
+    # parent. A forked worker then hung in its first OpenCV call; workers must come from a fresh process.
+    # (It hangs when run as a script file; `python -c` happened not to.)
+    import subprocess
+    import sys
+
+    script = tmp_path / "load_one_batch.py"
+    script.write_text(
+        "from gpen_hf.training import DegradedPairStream, make_loader\n"
+        "if __name__ == '__main__':\n"
+        f"    data = DegradedPairStream({str(FACES)!r}, 128, seed=0, jitter=0.04)\n"
+        "    batch = next(make_loader(data, 2, num_workers=1))\n"
+        "    assert batch['lq'].shape == (2, 3, 128, 128), batch['lq'].shape\n"
+        "    print('ok')\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the data-loader worker hung (forked after OpenCV started its thread pool)")
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

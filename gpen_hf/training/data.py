@@ -9,6 +9,7 @@ uninterrupted one would have seen, for any number of data-loader workers.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,12 +178,22 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
 
 
+def _worker_start_method() -> str | None:
+    """Start workers from a fresh process where the platform can, never by forking this one.
+
+    OpenCV's thread pool does not survive ``fork``: once the parent has run a parallel OpenCV call (a cubic
+    upscale while loading small faces, say), a forked worker's first OpenCV call hangs for ever.
+    """
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else None
+
+
 def make_loader(dataset: Dataset, batch_size: int, rank: int = 0, world_size: int = 1, start_batch: int = 0,
                 num_workers: int = 1) -> Iterator[dict[str, torch.Tensor]]:
     """Endless iterator of this rank's micro-batches, from micro-batch ``start_batch`` on."""
     sampler = StreamSampler(batch_size, rank, world_size, start_batch)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                         worker_init_fn=_worker_init if num_workers else None,
+                        multiprocessing_context=_worker_start_method() if num_workers else None,
                         persistent_workers=num_workers > 0, prefetch_factor=4 if num_workers else None,
                         generator=torch.Generator().manual_seed(0))  # keep the global RNG untouched
     return iter(loader)
