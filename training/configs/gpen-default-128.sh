@@ -147,10 +147,15 @@ for ALPHA in 200 120; do
     --report_to tensorboard --seed 8 --mixed_precision no --num_threads 1 --degradation_preset paper \
     --random_flip --random_jitter 0.04 --resume_from_checkpoint latest
 done
+# A GPU was lent to this session: three more phase-7 runs from the same start ran side by side on one H200
+# (gpen-default-p7-gpu.sh: batch 32, 1,200 steps, alpha 200 / jitter 0.04, alpha 200 / jitter 0.08, alpha 120 /
+# jitter 0.08; the training faces travelled as 256-px lossless WebP and the start folder in fp16, to fit the
+# GPU machine's 64 MiB upload). The generators of their last two checkpoints join the candidates below.
+INIT=.gpu/init-fp16 DATA=.gpu/train256 RUNS=/tmp/p7 OUT=.gpu/p7-out bash training/configs/gpen-default-p7-gpu.sh
 # Phase 7 selection, fixed before the runs ended. Training faces favour the runs without jitter (they fit the
 # 152 faces, not new ones), so this time the checkpoint is chosen on the eval split, as the issue allows (only
 # the checkpoint is chosen there). Candidates: checkpoints 400, 600, 800 and 1000 of both runs, plus p6
-# checkpoint 800 (shipped) and p6j checkpoint 800 (both measured already); few candidates, so that 12 faces
+# checkpoint 800 (shipped) and p6j checkpoint 800 (both measured already) and the six GPU generators; few candidates, so that 12 faces
 # do not pick a lucky one. Among those meeting all three targets (LPIPS <= 0.65 x the LQ input's and below
 # every baseline, identity above the LQ input's, PSNR >= bicubic's) the one with the largest smaller margin,
 # min(PSNR - bicubic [dB], 10 x (0.65 x LQ LPIPS - LPIPS)): 0.01 LPIPS counts as 0.1 dB, the rate at which
