@@ -34,7 +34,8 @@ train() {  # name alpha jitter
     --max_train_steps "$STEPS" --alpha "$2" --learning_rate 2e-4 --lr_scheduler cosine --lr_warmup_steps 50 \
     --use_ema --ema_decay 0.998 --checkpointing_steps "$SAVE" --checkpoints_total_limit 8 --validation_steps 0 \
     --report_to none --seed 9 --mixed_precision no --num_threads 2 --dataloader_num_workers "$WORKERS" \
-    --degradation_preset paper --random_flip --random_jitter "$3" > "$RUNS/$1.log" 2>&1
+    --degradation_preset paper --random_flip --random_jitter "$3" --resume_from_checkpoint latest \
+    > "$RUNS/$1.log" 2>&1
   echo "$1 exit $? $(grep -o 'steps: *[0-9]*%[^,]*' "$RUNS/$1.log" | tail -1)"
 }
 train g-a200-j04 200 0.04 &
