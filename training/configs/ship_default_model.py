@@ -102,7 +102,7 @@ the rounding moved no evaluation metric by more than {fp16_change:.4f})
 ## Evaluation
 
 `gpen-hf evaluate --data EVAL --preset paper --seed 0` on the 12 `eval` faces of the project's face set (never
-trained on): each face is downscaled to {cfg.resolution} px and degraded with the paper's model (blur, downsampling
+trained on{facts.get("eval_note", "")}): each face is downscaled to {cfg.resolution} px and degraded with the paper's model (blur, downsampling
 s in [10, 200] on a 1024-px scale, noise, JPEG 5–50), then restored. Identity = cosine similarity of face
 descriptors (face-api.js/dlib ResNet) with the HQ face.
 
