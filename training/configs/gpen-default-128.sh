@@ -99,10 +99,13 @@ gpen-hf evaluate --model p4a150="$RUNS/gpen128-p4f-a150/generator" --model p5_10
 # without jitter; it was restarted with the warp at 512 px (area-downscaled), but that run's step 400 gave the
 # same 0.296: the rise comes from the jitter itself (the model fits the aligned training faces less). A checkpoint of
 # an accelerate run holds the EMA generator and the raw discriminator, so the start folder is put together:
+start_folder() {  # CHECKPOINT RUN DEST: the checkpoint's generator/ and discriminator (config from its run)
+  mkdir -p "$3/discriminator" && cp -r "$1/generator" "$3/"
+  cp "$2/discriminator/config.json" "$3/discriminator/"
+  cp "$1/model_1.safetensors" "$3/discriminator/diffusion_pytorch_model.safetensors"
+}
 P6INIT="$RUNS/gpen128-p5c1000-init"
-mkdir -p "$P6INIT/discriminator" && cp -r "$P5/checkpoint-1000/generator" "$P6INIT/"
-cp "$P5/discriminator/config.json" "$P6INIT/discriminator/"
-cp "$P5/checkpoint-1000/model_1.safetensors" "$P6INIT/discriminator/diffusion_pytorch_model.safetensors"
+start_folder "$P5/checkpoint-1000" "$P5" "$P6INIT"
 for JITTER in 0 0.04; do
   accelerate launch training/finetune.py --pretrained_model_name_or_path "$P6INIT" --train_data_dir "$DATA" \
     --output_dir "$RUNS/gpen128-p6f$([ $JITTER = 0 ] || echo j)-a300" --resolution 128 --train_batch_size 8 \
@@ -135,9 +138,7 @@ gpen-hf evaluate --model p5_1000="$P5/checkpoint-1000/generator" \
 # for 0.03 dB). So: from p6j checkpoint 800 (start folder put together as above), 1,000 steps with jitter and
 # alpha 200 and 120 side by side, one thread each, the same seed, lr 2e-4 cosine, x-flips.
 P7INIT="$RUNS/gpen128-p6j800-init"
-mkdir -p "$P7INIT/discriminator" && cp -r "$P6J/checkpoint-800/generator" "$P7INIT/"
-cp "$P6J/discriminator/config.json" "$P7INIT/discriminator/"
-cp "$P6J/checkpoint-800/model_1.safetensors" "$P7INIT/discriminator/diffusion_pytorch_model.safetensors"
+start_folder "$P6J/checkpoint-800" "$P6J" "$P7INIT"
 for ALPHA in 200 120; do
   accelerate launch training/finetune.py --pretrained_model_name_or_path "$P7INIT" --train_data_dir "$DATA" \
     --output_dir "$RUNS/gpen128-p7j-a$ALPHA" --resolution 128 --train_batch_size 8 \
