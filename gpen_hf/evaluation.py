@@ -54,6 +54,28 @@ class EvaluationResult:
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
+    def paired_to_markdown(self, reference: str) -> str:
+        """Each method against ``reference`` face by face: mean difference ± its standard error, and on how many
+        faces the method is better. Paired differences are far less noisy than two means ± std on small sets."""
+        if reference not in self.values:
+            raise ValueError(f"no row {reference!r} to compare with; rows: {list(self.values)}")
+        lines = [f"paired against {reference}: mean difference ± standard error (faces where better)", "",
+                 f"| method − {reference} | " + " | ".join(m.upper() if m != "identity" else "ID"
+                                                          for m in self.metrics) + " |",
+                 "|---" * (len(self.metrics) + 1) + "|"]
+        for method, per_metric in self.values.items():
+            if method == reference:
+                continue
+            cells = []
+            for m in self.metrics:
+                diff = np.asarray(per_metric[m]) - np.asarray(self.values[reference][m])
+                diff = diff[np.isfinite(diff)]
+                sem = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+                better = int(np.sum(diff > 0 if HIGHER_IS_BETTER[m] else diff < 0))
+                cells.append(f"{np.mean(diff):+.4f} ± {sem:.4f} ({better}/{len(diff)})")
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
 
 def list_images(data_dir: str | Path) -> list[Path]:
     """Image files directly inside ``data_dir`` (sorted), with a clear error when there are none."""

@@ -82,3 +82,31 @@ def test_evaluate_cli_baselines_option(tmp_path: Path, capsys: pytest.CaptureFix
     assert "| bicubic |" in capsys.readouterr().out
     assert main(args + ["--baselines", "sharpen"]) == 1
     assert "--baselines: unknown ['sharpen']" in capsys.readouterr().err
+
+
+def test_paired_table_counts_faces_where_each_row_is_better() -> None:
+    from gpen_hf.evaluation import EvaluationResult
+
+    result = EvaluationResult(("psnr", "lpips"), files=["a", "b", "c"])
+    result.values["bicubic"] = {"psnr": [20.0, 21.0, 22.0], "lpips": [0.5, 0.5, 0.5]}
+    result.values["model"] = {"psnr": [21.0, 20.5, 23.0], "lpips": [0.4, 0.6, 0.3]}
+    table = result.paired_to_markdown("bicubic")
+    # PSNR differences +1, -0.5, +1: mean +0.5, std 0.866, standard error 0.5; better on 2 of 3 faces.
+    # LPIPS differences -0.1, +0.1, -0.2 (lower is better): mean -0.0667, better on 2 of 3.
+    assert "| model | +0.5000 ± 0.5000 (2/3) | -0.0667 ± 0.0882 (2/3) |" in table
+    assert "| bicubic |" not in table
+    with pytest.raises(ValueError, match="no row 'Lanczos' to compare with"):
+        result.paired_to_markdown("Lanczos")
+
+
+def test_evaluate_cli_paired_option(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    torch.manual_seed(0)
+    GPENModel(resolution=32, style_dim=32, n_mlp=1, narrow=0.125).save_pretrained(tmp_path / "m")
+    args = ["evaluate", "--model", f"m={tmp_path / 'm'}", "--data", str(FACES), "--limit", "2", "--metrics", "psnr",
+            "--baselines", "bicubic", "--out", str(tmp_path / "t.md")]
+    assert main(args + ["--paired", "bicubic"]) == 0
+    out = capsys.readouterr().out
+    assert "paired against bicubic" in out and "| LQ input | " in out.split("paired against")[1]
+    assert "paired against bicubic" in (tmp_path / "t.md").read_text()
+    assert main(args + ["--paired", "classical"]) == 1
+    assert "no row 'classical' to compare with" in capsys.readouterr().err

@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baselines", default="all",
                         help='comma-separated rows besides the models: bicubic, Lanczos, classical; "all" (default) '
                         'or "none" (the LQ input is always measured; "none" is much faster on large sets)')
+    parser.add_argument("--paired", metavar="ROW",
+                        help='also compare every row with this one face by face (e.g. "bicubic"): mean difference '
+                        '± standard error and the number of faces where it is better')
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--out", help="also write the markdown table here")
     parser.set_defaults(func=run)
@@ -57,10 +60,12 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(args.data, restorers, resolution, preset=args.preset, seed=args.seed,
                           metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), limit=args.limit,
                           baselines=_baselines(args.baselines))
+        table = result.to_markdown()
+        if args.paired:
+            table += "\n" + result.paired_to_markdown(args.paired)
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f"gpen-hf evaluate: error: {err}", file=sys.stderr)
         return 1
-    table = result.to_markdown()
     print(table)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
