@@ -60,7 +60,8 @@ def main() -> None:
         shutil.rmtree(out)
     model.half().save_pretrained(out)
     facts = json.loads(Path(args.card_facts).read_text())
-    (out / "README.md").write_text(model_card(model.float(), result.to_markdown(), change, facts))
+    table = result.to_markdown() + "\n" + result.paired_to_markdown("bicubic")
+    (out / "README.md").write_text(model_card(model.float(), table, change, facts))
     print(f"wrote {out} (largest metric change from fp16 weights: {change:.5f})")
 
 
