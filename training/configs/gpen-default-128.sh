@@ -151,6 +151,23 @@ done
 # (gpen-default-p7-gpu.sh: batch 32, 1,200 steps, alpha 200 / jitter 0.04, alpha 200 / jitter 0.08, alpha 120 /
 # jitter 0.08; the training faces travelled as 256-px lossless WebP and the start folder in fp16, to fit the
 # GPU machine's 64 MiB upload). The generators of their last two checkpoints join the candidates below.
+python - "$DATA" "$P7INIT" <<'EOF'  # what travels: .gpu/train256 (9 MB) and .gpu/init-fp16 (12 MB)
+import sys
+from pathlib import Path
+import cv2
+from safetensors.torch import load_file, save_file
+Path(".gpu/train256").mkdir(parents=True, exist_ok=True)
+for face in sorted(Path(sys.argv[1]).glob("*.png")):
+    small = cv2.resize(cv2.imread(str(face), cv2.IMREAD_UNCHANGED), (256, 256), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(f".gpu/train256/{face.stem}.webp", small, [cv2.IMWRITE_WEBP_QUALITY, 101])  # 101: lossless
+for sub in ("generator", "discriminator"):
+    src, dst = Path(sys.argv[2], sub), Path(".gpu/init-fp16", sub)
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / "config.json").write_bytes((src / "config.json").read_bytes())
+    tensors = load_file(src / "diffusion_pytorch_model.safetensors")
+    save_file({k: v.half() for k, v in tensors.items()}, dst / "diffusion_pytorch_model.safetensors")
+EOF
+# then, on the GPU machine (the diffusers wheel in .gpu/whl installed first; see the device notes):
 INIT=.gpu/init-fp16 DATA=.gpu/train256 RUNS=/tmp/p7 OUT=.gpu/p7-out bash training/configs/gpen-default-p7-gpu.sh
 # (The runs reached about step 760 of 1,200 in their 420 s, at about 2.2 steps of 32 per second each, so their
 # last two checkpoints are 300 and 600, taken mid-way down the cosine. Each came back as an fp16 generator, put

@@ -4,13 +4,14 @@
 # strength of the alignment-like jitter of the HQ faces. The generators of the last two checkpoints of each
 # run come back in fp16 (9 MB each) for evaluation on the CPU machine.
 #
-# Usage: INIT=start_folder DATA=aligned_faces RUNS=work_dir OUT=results bash training/configs/gpen-default-p7-gpu.sh
+# Usage: INIT=start DATA=faces RUNS=work_dir OUT=results bash training/configs/gpen-default-p7-gpu.sh
 #   INIT holds generator/ and discriminator/ (fp16 weights are widened to fp32 first); DATA the 152 training
 #   faces (shipped to the GPU machine as 256-px lossless WebP to fit its 64 MiB upload limit).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 : "${INIT:?start folder}" "${DATA:?training faces}" "${RUNS:?work folder}" "${OUT:?results folder}"
-STEPS=${STEPS:-1200} SAVE=${SAVE:-300} SECONDS_PER_RUN=${SECONDS_PER_RUN:-420} BATCH=${BATCH:-32} WORKERS=${WORKERS:-4}
+STEPS=${STEPS:-1200} SAVE=${SAVE:-300} BATCH=${BATCH:-32} WORKERS=${WORKERS:-4}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-420}  # each run is stopped after this long (the device's time is short)
 mkdir -p "$RUNS" "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
@@ -28,8 +29,8 @@ for sub in ("generator", "discriminator"):
 EOF
 
 train() {  # name alpha jitter
-  timeout "$SECONDS_PER_RUN" python3 -m accelerate.commands.launch --num_processes 1 --num_machines 1 --mixed_precision no \
-    --dynamo_backend no training/finetune.py --pretrained_model_name_or_path "$RUNS/init" \
+  timeout "$SECONDS_PER_RUN" python3 -m accelerate.commands.launch --num_processes 1 --num_machines 1 \
+    --mixed_precision no --dynamo_backend no training/finetune.py --pretrained_model_name_or_path "$RUNS/init" \
     --train_data_dir "$DATA" --output_dir "$RUNS/$1" --resolution 128 --train_batch_size "$BATCH" \
     --max_train_steps "$STEPS" --alpha "$2" --learning_rate 2e-4 --lr_scheduler cosine --lr_warmup_steps 50 \
     --use_ema --ema_decay 0.998 --checkpointing_steps "$SAVE" --checkpoints_total_limit 8 --validation_steps 0 \
