@@ -150,9 +150,19 @@ def test_resume_continues_identically(faces, tmp_path):
     for k, v in opt_full["state"].items():
         assert torch.equal(v["exp_avg_sq"], opt_split["state"][k]["exp_avg_sq"])
     assert second["train/loss"] == pytest.approx(full["train/loss"], abs=0)
-    # each checkpoint also holds the shippable (EMA) generator in from_pretrained form: the last one is the final
-    assert_same_weights(tmp_path / "full" / "checkpoint-4" / "generator" / "diffusion_pytorch_model.safetensors",
-                        tmp_path / "full" / "generator" / "diffusion_pytorch_model.safetensors")
+    # each checkpoint also holds the shippable (EMA) generator and the discriminator in from_pretrained form:
+    # the last one's are the final ones
+    for sub in ("generator", "discriminator"):
+        assert_same_weights(tmp_path / "full" / "checkpoint-4" / sub / "diffusion_pytorch_model.safetensors",
+                            tmp_path / "full" / sub / "diffusion_pytorch_model.safetensors")
+    # and a checkpoint is a start folder for a new run: both models are taken from it
+    start = tmp_path / "split" / "checkpoint-2"
+    (zero,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "next", "--max_train_steps", "0",
+                                                    "--pretrained_model_name_or_path", start))
+    assert zero["step"] == 0
+    for sub in ("generator", "discriminator"):
+        assert_same_weights(start / sub / "diffusion_pytorch_model.safetensors",
+                            tmp_path / "next" / sub / "diffusion_pytorch_model.safetensors")
     from gpen_hf.models import GPENModel
 
     early = GPENModel.from_pretrained(tmp_path / "split" / "checkpoint-2" / "generator")

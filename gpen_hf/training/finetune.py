@@ -24,7 +24,7 @@ from .loop import (
     make_scheduler,
     push_to_hub,
     resume,
-    save_generator_with_checkpoints,
+    save_pretrained_with_checkpoints,
     simultaneous_update,
     to_uint8_grid,
 )
@@ -56,6 +56,8 @@ def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator
                              f"{model.config.resolution}; the options ask for {clashes}, {args.resolution}")
         if _subfolder(src, "discriminator"):
             disc = GPENDiscriminator.from_pretrained(src, subfolder="discriminator")
+        else:
+            logger.warning(f"{src} has no discriminator/ folder: the discriminator starts from random weights")
     elif args.pretrained_prior:
         model, disc = gpen_from_prior(args.pretrained_prior, **arch)
     else:
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         accelerator.register_for_checkpointing(ema)
     state = TrainState(step=0)
     accelerator.register_for_checkpointing(state)
-    save_generator_with_checkpoints(accelerator, model, ema)
+    save_pretrained_with_checkpoints(accelerator, model, ema, discriminator=disc)
     global_step = resume(accelerator, args)
     if accelerator.is_main_process:
         accelerator.init_trackers("gpen_finetune", config={k: v for k, v in vars(args).items()

@@ -200,17 +200,20 @@ class ema_weights:
             self.ema.restore(self.model.parameters())
 
 
-def save_generator_with_checkpoints(accelerator: Accelerator, model: torch.nn.Module, ema,
-                                    subfolder: str = "generator") -> None:
-    """Every checkpoint also gets ``subfolder/``: the generator as the run would ship it (EMA weights if used)
-    in ``save_pretrained`` form, so any checkpoint can be evaluated or restored with directly
-    (``gpen-hf evaluate --model RUN/checkpoint-N/generator``); accelerate's own files still drive resuming."""
+def save_pretrained_with_checkpoints(accelerator: Accelerator, model: torch.nn.Module, ema,
+                                     discriminator: torch.nn.Module | None = None) -> None:
+    """Every checkpoint also gets ``generator/`` (the generator as the run would ship it: EMA weights if used)
+    and ``discriminator/`` in ``save_pretrained`` form. So any checkpoint can be evaluated or restored with
+    (``gpen-hf evaluate --model RUN/checkpoint-N/generator``) and is a start folder for a new run
+    (``--pretrained_model_name_or_path RUN/checkpoint-N``); accelerate's own files still drive resuming."""
 
     def hook(models, weights, output_dir: str) -> None:
         if accelerator.is_main_process:
             unwrapped = accelerator.unwrap_model(model)
             with ema_weights(ema, unwrapped):
-                unwrapped.save_pretrained(Path(output_dir) / subfolder)
+                unwrapped.save_pretrained(Path(output_dir) / "generator")
+            if discriminator is not None:
+                accelerator.unwrap_model(discriminator).save_pretrained(Path(output_dir) / "discriminator")
 
     accelerator.register_save_state_pre_hook(hook)
 

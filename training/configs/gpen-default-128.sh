@@ -98,7 +98,8 @@ gpen-hf evaluate --model p4a150="$RUNS/gpen128-p4f-a150/generator" --model p5_10
 # warped the 128-px faces, which softens them, and at step 400 its training-face LPIPS was 0.296 against 0.276
 # without jitter; it was restarted with the warp at 512 px (area-downscaled), but that run's step 400 gave the
 # same 0.296: the rise comes from the jitter itself (the model fits the aligned training faces less). A checkpoint of
-# an accelerate run holds the EMA generator and the raw discriminator, so the start folder is put together:
+# an accelerate run held the EMA generator and the raw discriminator, so the start folder is put together (a
+# checkpoint written now also holds discriminator/ and can be passed as --pretrained_model_name_or_path):
 start_folder() {  # CHECKPOINT RUN DEST: the checkpoint's generator/ and discriminator (config from its run)
   mkdir -p "$3/discriminator" && cp -r "$1/generator" "$3/"
   cp "$2/discriminator/config.json" "$3/discriminator/"
