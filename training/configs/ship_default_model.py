@@ -68,6 +68,7 @@ def main() -> None:
 def model_card(model: GPENModel, table: str, fp16_change: float, facts: dict) -> str:
     cfg = model.config
     n_params = sum(p.numel() for p in model.parameters())
+    phases = "\n".join(f"  {phase}" for phase in facts.get("stage2_phases", []))  # "N. ..." items under stage 2
     return f"""---
 library_name: gpen-hf
 pipeline_tag: image-to-image
@@ -97,6 +98,7 @@ the rounding moved no evaluation metric by more than {fp16_change:.4f})
 - data: {facts["data"]}
 - stage 1 (StyleGAN2 prior): {facts["stage1"]}
 - stage 2 (GPEN): {facts["stage2"]}
+{phases}
 - hardware and time: {facts["hardware"]}
 - command lines: `training/configs/gpen-default-128.sh`; this card: `training/configs/ship_default_model.py`
 
