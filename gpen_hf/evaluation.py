@@ -39,15 +39,17 @@ class EvaluationResult:
     def mean(self, method: str, metric: str) -> float:
         return float(np.mean(self.values[method][metric]))
 
+    def _table_head(self, first: str, arrows: bool) -> list[str]:
+        """Header row (``first`` then one column per metric, with ↑/↓ if ``arrows``) and separator row."""
+        labels = [("ID" if m == "identity" else m.upper()) + (f" {'↑' if HIGHER_IS_BETTER[m] else '↓'}"
+                                                              if arrows else "") for m in self.metrics]
+        return [f"| {first} | " + " | ".join(labels) + " |", "|---" * (len(self.metrics) + 1) + "|"]
+
     def to_markdown(self) -> str:
-        arrows = {m: "↑" if HIGHER_IS_BETTER[m] else "↓" for m in self.metrics}
-        header = "| method | " + " | ".join(f"{m.upper() if m != 'identity' else 'ID'} {arrows[m]}"
-                                            for m in self.metrics) + " |"
         lines = [
             f"{len(self.files)} faces at {self.resolution}px, degradation preset `{self.preset}`, seed {self.seed}",
             "",
-            header,
-            "|---" * (len(self.metrics) + 1) + "|",
+            *self._table_head("method", arrows=True),
         ]
         for method, per_metric in self.values.items():
             cells = [f"{np.mean(per_metric[m]):.4f} ± {np.std(per_metric[m]):.4f}" for m in self.metrics]
@@ -60,9 +62,7 @@ class EvaluationResult:
         if reference not in self.values:
             raise ValueError(f"no row {reference!r} to compare with; rows: {list(self.values)}")
         lines = [f"paired against {reference}: mean difference ± standard error (faces where better)", "",
-                 f"| method − {reference} | " + " | ".join(m.upper() if m != "identity" else "ID"
-                                                          for m in self.metrics) + " |",
-                 "|---" * (len(self.metrics) + 1) + "|"]
+                 *self._table_head(f"method − {reference}", arrows=False)]
         for method, per_metric in self.values.items():
             if method == reference:
                 continue

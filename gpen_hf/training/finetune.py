@@ -24,6 +24,7 @@ from .loop import (
     make_scheduler,
     push_to_hub,
     resume,
+    save_pretrained_models,
     save_pretrained_with_checkpoints,
     simultaneous_update,
     to_uint8_grid,
@@ -190,10 +191,6 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def save_final(accelerator, model, disc, ema, args: argparse.Namespace) -> None:
     """``output_dir/generator`` (EMA weights if used) and ``output_dir/discriminator``, via save_pretrained."""
-    out = Path(args.output_dir)
-    g, d = accelerator.unwrap_model(model), accelerator.unwrap_model(disc)
-    with ema_weights(ema, g):
-        g.save_pretrained(out / "generator")
-    d.save_pretrained(out / "discriminator")
+    save_pretrained_models(accelerator, model, ema, disc, args.output_dir)
     if args.push_to_hub:
         push_to_hub(args)

@@ -200,20 +200,26 @@ class ema_weights:
             self.ema.restore(self.model.parameters())
 
 
+def save_pretrained_models(accelerator: Accelerator, model: torch.nn.Module, ema,
+                           discriminator: torch.nn.Module | None, folder: str | Path) -> None:
+    """``folder/generator`` (the generator as the run would ship it: EMA weights if used) and
+    ``folder/discriminator`` in ``save_pretrained`` form: what a run's output and each checkpoint hold."""
+    generator = accelerator.unwrap_model(model)
+    with ema_weights(ema, generator):
+        generator.save_pretrained(Path(folder) / "generator")
+    if discriminator is not None:
+        accelerator.unwrap_model(discriminator).save_pretrained(Path(folder) / "discriminator")
+
+
 def save_pretrained_with_checkpoints(accelerator: Accelerator, model: torch.nn.Module, ema,
                                      discriminator: torch.nn.Module | None = None) -> None:
-    """Every checkpoint also gets ``generator/`` (the generator as the run would ship it: EMA weights if used)
-    and ``discriminator/`` in ``save_pretrained`` form. So any checkpoint can be evaluated or restored with
-    (``gpen-hf evaluate --model RUN/checkpoint-N/generator``) and is a start folder for a new run
-    (``--pretrained_model_name_or_path RUN/checkpoint-N``); accelerate's own files still drive resuming."""
+    """Every checkpoint also gets :func:`save_pretrained_models`' folders. So any checkpoint can be evaluated
+    or restored with (``gpen-hf evaluate --model RUN/checkpoint-N/generator``) and is a start folder for a new
+    run (``--pretrained_model_name_or_path RUN/checkpoint-N``); accelerate's own files still drive resuming."""
 
     def hook(models, weights, output_dir: str) -> None:
         if accelerator.is_main_process:
-            unwrapped = accelerator.unwrap_model(model)
-            with ema_weights(ema, unwrapped):
-                unwrapped.save_pretrained(Path(output_dir) / "generator")
-            if discriminator is not None:
-                accelerator.unwrap_model(discriminator).save_pretrained(Path(output_dir) / "discriminator")
+            save_pretrained_models(accelerator, model, ema, discriminator, output_dir)
 
     accelerator.register_save_state_pre_hook(hook)
 
