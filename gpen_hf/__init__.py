@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from .degradation import DegradationParams, degrade, sample
+from .hub import pretrained_folder
 from .models import (
     GPENDiscriminator,
     GPENDiscriminatorOutput,
@@ -13,6 +14,9 @@ from .models import (
     set_reference_mode,
 )
 from .pipeline import GPENPipeline, GPENPipelineOutput
+
+# Wiring of the layers: the model's loader asks the resolver (registry names, .pth files, Hub errors) first.
+GPENModel.source_resolver = pretrained_folder
 
 __all__ = [
     "DegradationParams",

@@ -34,12 +34,10 @@ class _ImageOnly(nn.Module):
 
 
 def load_model(source: str | Path | GPENModel) -> GPENModel:
-    """A model instance, a ``from_pretrained`` folder (or hub id), or an official ``.pth`` release file."""
+    """A model instance, or any source ``GPENModel.from_pretrained`` takes (folder, Hub id, registry name such as
+    ``gpen-bfr-512``, official ``.pth`` release file)."""
     if isinstance(source, GPENModel):
         return source
-    path = Path(source)
-    if path.is_file() and path.suffix in (".pth", ".pt"):
-        return GPENModel.from_original_checkpoint(path)
     return GPENModel.from_pretrained(str(source))
 
 

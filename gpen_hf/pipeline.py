@@ -7,7 +7,6 @@ all image handling — loading, detection, warps, dtype/device moves, blending �
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,28 +16,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gpen_hf.faces.align import FaceAligner, transform_points
+from gpen_hf.faces.align import FaceAligner, face_template, transform_points
 from gpen_hf.faces.detect import Detections, FaceDetector
 from gpen_hf.faces.paste import paste_faces
 from gpen_hf.image_io import ImageInput, load_image, to_pil
 from gpen_hf.runtime import batch_size_for_budget, inference_context
+from gpen_hf.upsample import Upsampler, get_upsampler, lanczos_upsample
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "gpen-default"
 #: Activation memory allowed per model call (MiB): ~2 faces of GPEN-512 in float32 (see benchmarks/RESULTS.md).
 DEFAULT_MEMORY_BUDGET_MB = 2048.0
-Upsampler = Callable[[np.ndarray, float], np.ndarray]
-
-
-def lanczos_upsample(image: np.ndarray, factor: float) -> np.ndarray:
-    """Resize an image (any channel count) by ``factor`` with Lanczos; the default background upsampler."""
-    h, w = image.shape[:2]
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    if size == (w, h):
-        return image.copy()
-    interp = cv2.INTER_LANCZOS4 if factor > 1 else cv2.INTER_AREA
-    return cv2.resize(image, size, interpolation=interp)
 
 
 @dataclass
@@ -68,11 +57,16 @@ class GPENPipelineOutput:
         return len(self.cropped_faces)
 
 
-def _model_resolution(model: torch.nn.Module, resolution: int | None) -> int:
+def _config_value(model: torch.nn.Module, key: str) -> Any:
     config = getattr(model, "config", None)
-    value = getattr(config, "resolution", None) if config is not None else None
+    value = getattr(config, key, None) if config is not None else None
     if value is None and isinstance(config, dict):
-        value = config.get("resolution")
+        value = config.get(key)
+    return value
+
+
+def _model_resolution(model: torch.nn.Module, resolution: int | None) -> int:
+    value = _config_value(model, "resolution")
     value = value if value is not None else resolution
     if value is None:
         raise ValueError("cannot tell the model's resolution: it has no config.resolution; pass resolution=...")
@@ -111,7 +105,8 @@ class GPENPipeline:
         model: a ``GPENModel`` or any module mapping N×3×R×R in [-1, 1] to an output with ``.sample``
             (or a tensor / tuple whose first item is the tensor).
         detector: face detector (default: YuNet :class:`FaceDetector`, created on first use).
-        aligner: face aligner (default: FFHQ template at the model's resolution).
+        aligner: face aligner (default: the template the model's config names, ``face_template``: the authors'
+            for their weights, FFHQ for ours, at the model's resolution).
         resolution: the model's input size, when ``model.config.resolution`` does not exist.
     """
 
@@ -121,7 +116,9 @@ class GPENPipeline:
         use_fastest_path(self.model, self.device)
         self.resolution = _model_resolution(model, resolution)
         self._detector = detector
-        self.aligner = aligner if aligner is not None else FaceAligner(self.resolution)
+        template = face_template(_config_value(model, "face_template") or "ffhq", self.resolution)
+        self.aligner = aligner if aligner is not None else FaceAligner(self.resolution, template)
+        self._upsamplers: dict[str, Upsampler] = {}
         if self.aligner.resolution != self.resolution:
             raise ValueError(f"aligner resolution {self.aligner.resolution} != model resolution {self.resolution}")
 
@@ -129,7 +126,8 @@ class GPENPipeline:
     def from_pretrained(cls, path_or_repo_id: str | Path | None = None, torch_dtype: torch.dtype | None = None,
                         device: str | torch.device = "cpu", subfolder: str | None = None,
                         **kwargs: Any) -> GPENPipeline:
-        """Load a ``GPENModel`` (local folder or Hub repo id) and wrap it; ``None`` means the shipped model."""
+        """Load a ``GPENModel`` and wrap it: a folder, Hub repo id, registry name (``"gpen-bfr-512"``, fetched and
+        converted on first use) or an authors' ``.pth``; ``None`` means the shipped model."""
         from gpen_hf.models.gpen import GPENModel
 
         if path_or_repo_id is None:
@@ -220,7 +218,7 @@ class GPENPipeline:
         only_center_face: bool = False,
         max_faces: int | None = None,
         batch_size: int = 4,
-        background_upsampler: Upsampler | None = lanczos_upsample,
+        background_upsampler: Upsampler | str | None = lanczos_upsample,
         output_type: Literal["pil", "np"] = "pil",
         dtype: str | torch.dtype | None = None,
         memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB,
@@ -233,8 +231,9 @@ class GPENPipeline:
             upscale: output size factor; the background is resized by ``background_upsampler``.
             only_center_face / max_faces: restore just the face nearest the centre / the largest ones.
             batch_size: faces per model call.
-            background_upsampler: ``f(image, factor) -> image``; ``None`` leaves the background at input size
-                when ``upscale`` is 1 and uses Lanczos otherwise.
+            background_upsampler: ``f(image, factor) -> image``, or a name: ``"lanczos"``, ``"realesrnet-x2"``
+                (the authors' Real-ESRNet, fetched on first use, tiled); ``None`` leaves the background at input
+                size when ``upscale`` is 1 and uses Lanczos otherwise.
             output_type: ``"pil"`` or ``"np"`` (uint8 arrays).
             dtype: run the model under autocast in this dtype (``"bf16"``, ``"fp16"``); None = model dtype.
             memory_budget_mb: cap on the estimated activation memory of one model call (None: no cap).
@@ -259,7 +258,7 @@ class GPENPipeline:
         if alpha < 1.0:
             restored = [np.rint(alpha * r + (1 - alpha) * c).astype(np.uint8) for r, c in zip(restored, crops)]
 
-        upsample = background_upsampler or lanczos_upsample
+        upsample = self._upsampler(background_upsampler) if upscale != 1.0 else lanczos_upsample
         background = upsample(rgb, upscale) if upscale != 1.0 else rgb
         out_alpha = loaded.alpha
         if out_alpha is not None and upscale != 1.0:
@@ -277,6 +276,14 @@ class GPENPipeline:
         if not crops:
             logger.info("%s: %s", loaded.source, message)
         return self._output(result, out_alpha, restored, crops, dets, message, output_type)
+
+    def _upsampler(self, upsampler: Upsampler | str | None) -> Upsampler:
+        """A callable for ``background_upsampler``; named ones are loaded once per pipeline."""
+        if not isinstance(upsampler, str):
+            return upsampler or lanczos_upsample
+        if upsampler not in self._upsamplers:
+            self._upsamplers[upsampler] = get_upsampler(upsampler, self.device)
+        return self._upsamplers[upsampler]
 
     @staticmethod
     def _output(result: np.ndarray, alpha: np.ndarray | None, restored: list[np.ndarray], crops: list[np.ndarray],

@@ -1,7 +1,8 @@
 """GPEN face restoration Space: restore photos, a degradation lab, and what model is loaded.
 
 Run locally with ``python space/app.py``; on a Hugging Face Space this file is the ``app_file``. The model is
-``GPEN_MODEL`` (a ``from_pretrained`` folder or Hub repo id) or else ``gpen_hf/assets/gpen-default``. Every
+``GPEN_MODEL`` (a ``from_pretrained`` folder, Hub repo id or a name of ``gpen-hf models`` such as ``gpen-bfr-512``)
+or else ``gpen_hf/assets/gpen-default``; the About tab's dropdown switches between those names. Every
 event has an ``api_name``, so the app can be driven from ``gradio_client`` too.
 """
 
@@ -118,7 +119,8 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
     out_dir = Path(tempfile.mkdtemp(prefix="gpen_space_"))
 
     # ------------------------------------------------------------------ restore
-    def restore(photo: str | None, alpha: float, upscale: float, only_center_face: bool, aligned: bool):
+    def restore(photo: str | None, alpha: float, upscale: float, only_center_face: bool, aligned: bool,
+                bg_sr: bool = False):
         """Restore every face of a photo; returns (before, after), face pairs, the PNG and a summary."""
         if photo is None:
             raise gr.Error("No photo: upload, paste or take one first.")
@@ -145,6 +147,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
             alpha=float(alpha),
             upscale=float(upscale),
             only_center_face=only_center_face,
+            background_upsampler="realesrnet-x2" if bg_sr else "lanczos",
             output_type="np",
         )
         seconds = time.perf_counter() - start
@@ -217,6 +220,16 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         info = rt.info
         return _banner(info), info.markdown(), lab.card_body(info.card) or "*(no model card)*", info.config
 
+    def pick_model(name: str | None):
+        """The dropdown: the shipped model or the authors' weights by name (fetched on first use)."""
+        if not name:
+            return about()
+        try:
+            rt.load(name)
+        except Exception as err:  # noqa: BLE001 - one line: not cached offline, Hub not reachable, ...
+            raise gr.Error(f"Could not load {name!r}: {err}")
+        return about()
+
     def switch_model(source: str):
         if not ALLOW_MODEL_SWITCH:
             raise gr.Error(
@@ -255,6 +268,11 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                     with gr.Row():
                         only_center = gr.Checkbox(label="Only the centre face")
                         aligned = gr.Checkbox(label="Input is an aligned face crop")
+                    bg_sr = gr.Checkbox(
+                        label="Background: the authors' Real-ESRNet ×2 (when upscaling)",
+                        interactive=lab.background_sr_available(),
+                        info=None if lab.background_sr_available() else "offline and not in the local cache",
+                    )
                     run_btn = gr.Button("Restore", variant="primary")
                     gr.Examples(
                         [[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))],
@@ -276,7 +294,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                     )
             run_btn.click(
                 restore,
-                [photo, alpha, upscale, only_center, aligned],
+                [photo, alpha, upscale, only_center, aligned, bg_sr],
                 [slider, faces, download, summary],
                 api_name="restore",
                 concurrency_id="model",
@@ -356,6 +374,15 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
             with gr.Accordion("Model card", open=True):
                 card_md = gr.Markdown()
             config_json = gr.JSON(label="config.json")
+            choices, usable, note = lab.model_choices()
+            current = lab.SHIPPED_CHOICE if rt.info.source == str(lab.DEFAULT_MODEL_DIR) else rt.info.source
+            model_pick = gr.Dropdown(
+                choices,
+                value=current if current in choices else None,
+                label="Model: the shipped one or the authors' weights by name",
+                info=note,
+                interactive=usable,
+            )
             with gr.Row():
                 model_box = gr.Textbox(
                     label="Load another model (folder or Hub repo id)",
@@ -370,6 +397,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
             )
             about_out = [banner, model_md, card_md, config_json]
             load_btn.click(switch_model, [model_box], about_out, api_name="load_model")
+            model_pick.input(pick_model, [model_pick], about_out, api_name="pick_model", concurrency_id="model")
             demo.load(about, None, about_out, api_name="about")
     demo.queue(default_concurrency_limit=int(os.environ.get("GPEN_CONCURRENCY", "1")), max_size=32)
     return demo

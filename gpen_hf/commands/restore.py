@@ -16,17 +16,24 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", "
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from gpen_hf import registry
+
     parser = subparsers.add_parser("restore", help="restore the faces in photos",
                                    description="Detect, align, restore and paste back every face of each photo.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the restored images")
-    parser.add_argument("--model", default=None, help="model folder or Hub repo id (default: the shipped model)")
+    parser.add_argument("--model", default=None,
+                        help="model folder, Hub repo id, authors' .pth or a name from `gpen-hf models` such as "
+                             "gpen-bfr-512 (default: the shipped model)")
     parser.add_argument("--aligned", action="store_true", help="inputs are already aligned face crops")
     parser.add_argument("--save-faces", action="store_true",
                         help="also save each aligned input crop and restored face under OUTDIR/faces/")
     parser.add_argument("--alpha", type=float, default=1.0,
                         help="fidelity blend: 1 = restored face only, 0 = input face (default 1)")
-    parser.add_argument("--upscale", type=float, default=1.0, help="output size factor (Lanczos background)")
+    parser.add_argument("--upscale", type=float, default=1.0, help="output size factor (default 1)")
+    parser.add_argument("--bg-upsampler", default="lanczos", choices=["lanczos", *registry.names("realesrnet")],
+                        help="how the background is enlarged when --upscale > 1: lanczos (default) or the authors' "
+                             "realesrnet-x2 (fetched on first use)")
     parser.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
     parser.add_argument("--max-faces", type=int, default=None, help="restore at most this many (largest) faces")
     parser.add_argument("--batch-size", type=int, default=4, help="faces per model call (default 4)")
@@ -69,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gpen_hf.image_io import ImageLoadError, save_image
     from gpen_hf.pipeline import GPENPipeline
+    from gpen_hf.upsample import get_upsampler
 
     paths = expand_inputs(args.inputs)
     if not paths:
@@ -82,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype),
                                                 device=args.device)
+        upsampler = get_upsampler(args.bg_upsampler, args.device) if args.upscale > 1 else None
     except (OSError, ValueError, RuntimeError) as err:
         print(f"gpen-hf restore: cannot load the model: {err}", file=sys.stderr)
         return 2
@@ -93,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = pipe(path, aligned=args.aligned,
                           alpha=args.alpha, upscale=args.upscale, only_center_face=args.only_center_face,
-                          max_faces=args.max_faces, batch_size=args.batch_size, output_type="np")
+                          max_faces=args.max_faces, batch_size=args.batch_size, background_upsampler=upsampler,
+                          output_type="np")
         except (ImageLoadError, ValueError, RuntimeError, OSError) as err:
             failed.append(str(path))
             reason = str(err) if str(path) in str(err) else f"{path}: {err}"
