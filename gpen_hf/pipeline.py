@@ -148,6 +148,7 @@ class GPENPipeline:
         from gpen_hf.export import OnnxRuntimeGPEN
 
         model = OnnxRuntimeGPEN(path, threads)
+        kwargs.setdefault("aligner", FaceAligner(model.resolution, face_template(model.face_template, model.resolution)))
         return cls(model, resolution=model.resolution, **kwargs)
 
     @property

@@ -151,3 +151,33 @@ def test_model_source_order(monkeypatch, tiny_model):
             lab.resolve_model_source(None)
     assert lab.is_untrained((tiny_model / "README.md").read_text())
     assert not lab.is_untrained("# GPEN 512\nTrained on FFHQ for 200k steps.")
+
+
+def test_model_dropdown_lists_the_authors_weights_and_greys_out_offline(monkeypatch, tmp_path):
+    from _hub_cache import authors_gpen_file, entry, put_file
+    from huggingface_hub import constants
+
+    from gpen_hf import registry
+
+    load_app_module()
+    import lab
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("GPEN_HF_CACHE", str(tmp_path / "gpen-hf"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert lab.model_choices()[:2] == ([lab.SHIPPED_CHOICE, "gpen-bfr-512", "gpen-bfr-256"], True)
+    assert lab.background_sr_available()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    choices, usable, note = lab.model_choices()
+    assert choices == [lab.SHIPPED_CHOICE] and not usable and "gpen-hf download" in note
+    assert not lab.background_sr_available()
+    # a name in the local cache stays available offline, loads with the authors' template, shows the licence
+    data = authors_gpen_file()
+    put_file(tmp_path / "hub", "someone/tiny", "Tiny.pth", data)
+    monkeypatch.setitem(registry.REGISTRY, "test-gpen", entry("test-gpen", "gpen", "someone/tiny", "Tiny.pth", data))
+    assert lab.model_choices()[:2] == ([lab.SHIPPED_CHOICE, "test-gpen"], True)
+    pipe, info = lab.load_model("test-gpen")
+    assert pipe.model.config.face_template == "gpen" and info.config["face_template"] == "gpen"
+    about = info.markdown()
+    assert "non-commercial" in about and "someone/tiny" in about and "gpen template" in about
+    assert "non-commercial" in info.card
