@@ -38,7 +38,7 @@ def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "empty-hub"),
                GPEN_HF_CACHE=str(tmp_path / "gpen-hf"), PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "gpen_hf.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+                          timeout=300, check=False)
 
 
 def test_offline_names_and_hub_ids_fail_in_one_line(tmp_path: Path) -> None:
