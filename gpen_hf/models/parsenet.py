@@ -226,9 +226,10 @@ class ParseNet(ModelMixin, ConfigMixin):
     def from_original_checkpoint(cls, path_or_state_dict: StateDictSource, **overrides) -> ParseNet:
         """Load the authors' ``ParseNet-latest.pth`` (or any ParseNet state_dict), config inferred from shapes.
 
-        Shapes fix the widths, depths, classes and (batch/group norm, PReLU) layer types; they cannot tell
-        the sizes apart from their ratios, nor ReLU from LeakyReLU: those default to the release's
-        (min_feat_size 32, LeakyReLU) and ``overrides`` (e.g. ``in_size=256``) replace any inferred value.
+        Shapes fix the widths, depths, classes and the layers that hold tensors (batch or group norm, PReLU).
+        They cannot tell sizes from their ratios, ReLU/SELU from LeakyReLU, nor instance/pixel norm from none:
+        those become min_feat_size 32, LeakyReLU and ``"none"``; ``overrides`` (e.g. ``in_size=256``,
+        ``norm_type="in"``) replace any inferred value. Returns the model in eval mode.
         """
         return load_original(cls, path_or_state_dict, infer_parsenet_config, (), overrides, "ParseNet-latest.pth")
 
@@ -255,15 +256,13 @@ def infer_parsenet_config(state_dict: dict[str, torch.Tensor], source: str = "st
             require_keys(state_dict, [key], "ParseNet", source)
             observed.append(state_dict[key].shape[0])
     ch_range = _infer_ch_range(base_ch, down, up, observed, source)
-    def has(suffix: str) -> bool:
-        return any(k.endswith(suffix) for k in state_dict)
-
-    if has(".norm.norm.running_mean"):
+    if any(k.endswith(".norm.norm.running_mean") for k in state_dict):
         norm_type = "bn"
-    elif has(".norm.norm.weight"):
+    elif any(k.endswith(".norm.norm.weight") for k in state_dict):
         norm_type = "gn"
     else:  # instance, pixel and no norm have no tensors: the file cannot say which
         norm_type = "none"
+    prelu = any(k.endswith(".relu.func.weight") for k in state_dict)
     min_feat = 32
     return {
         "in_size": min_feat * 2**down,
@@ -272,7 +271,7 @@ def infer_parsenet_config(state_dict: dict[str, torch.Tensor], source: str = "st
         "base_ch": base_ch,
         "parsing_ch": state_dict["out_mask_conv.conv2d.weight"].shape[0],
         "res_depth": len(key_indices(state_dict, r"^body\.(\d+)\.")),
-        "relu_type": "PReLU" if has(".relu.func.weight") else "LeakyReLU",
+        "relu_type": "PReLU" if prelu else "LeakyReLU",
         "norm_type": norm_type,
         "ch_range": ch_range,
     }
