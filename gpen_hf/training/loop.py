@@ -31,7 +31,11 @@ logger = logging.getLogger(__name__)
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Options shared by both stages (diffusers-examples names)."""
     a = parser.add_argument
-    a("--train_data_dir", required=True, help="Folder of aligned square face images (searched recursively).")
+    a("--train_data_dir", required=True, nargs="+",
+      help="Sources of aligned square faces of any size: folders (searched recursively) or .txt/.csv manifests.")
+    a("--source_weights", type=float, nargs="+", default=None,
+      help="One weight per --train_data_dir source: mean appearances of each of its faces per epoch (default 1).")
+    a("--manifest_split", default=None, help="For .csv manifests with a 'split' column: only rows of this split.")
     a("--output_dir", required=True, help="Where checkpoints, logs, validation images and the final model go.")
     a("--resolution", type=int, default=128, help="Training resolution (power of two).")
     a("--train_batch_size", type=int, default=8, help="Batch size per process.")
