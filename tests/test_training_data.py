@@ -174,7 +174,10 @@ def test_manifests_list_faces_relative_to_themselves(tmp_path: Path) -> None:
     (tmp_path / "list.txt").write_text(f"# two faces\n{names[0]}\n\n{names[2]}\n")
     (tmp_path / "faces.csv").write_text("file,split\n" + "".join(f"{n},{s}\n" for n, s in zip(names, "ab" "a")))
     assert [p.name for p in FaceStream(tmp_path / "list.txt", 32).paths] == [names[0], names[2]]
-    assert [p.name for p in FaceStream(tmp_path / "faces.csv", 32, split="a").paths] == [names[0], names[2]]
+    where_a = FaceStream(tmp_path / "faces.csv", 32, manifest_filter={"split": "a"})
+    assert [p.name for p in where_a.paths] == [names[0], names[2]]
+    with pytest.raises(ValueError, match="no 'kind' column"):
+        FaceStream(tmp_path / "faces.csv", 32, manifest_filter={"kind": "aligned_face"})
     assert len(FaceStream(tmp_path / "faces.csv", 32).paths) == 3
 
 

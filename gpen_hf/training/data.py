@@ -1,8 +1,8 @@
 """Training data: aligned faces from one or more sources, turned into HQ images (stage 1) or LQ/HQ pairs (stage 2).
 
 A *source* is a folder (searched recursively) or a manifest (``.txt``: one path a line; ``.csv``: a ``file``
-column, rows of one ``split`` when asked), of square faces of any size and format, area-resized to the training
-resolution. Each source has a weight: how many times each of its faces appears per epoch on average (2: twice;
+column, optionally only the rows whose columns hold given values, e.g. ``split=train``) of square faces of any
+size and format, area-resized to the training resolution. Each source has a weight: how many times each of its faces appears per epoch on average (2: twice;
 0.5: a random half of them, drawn anew each epoch), so small clean sources can outweigh large noisy ones.
 
 Determinism is by *stream position*, not by worker: the run reads one endless stream of samples (epoch ``e``
@@ -15,7 +15,7 @@ uninterrupted one would have seen, for any number of data-loader workers.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -44,9 +44,10 @@ def find_images(root: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS
     return paths
 
 
-def read_manifest(path: str | Path, split: str | None = None) -> list[Path]:
+def read_manifest(path: str | Path, where: Mapping[str, str] | None = None) -> list[Path]:
     """Faces listed in a manifest: ``.txt`` (one path a line, ``#`` comments) or ``.csv`` (column ``file``;
-    with ``split``, only rows whose ``split`` column equals it). Relative paths are relative to the manifest."""
+    with ``where``, only rows whose columns hold those values, e.g. ``{"split": "train"}``). Relative paths are
+    relative to the manifest."""
     import csv
 
     path = Path(path)
@@ -55,10 +56,10 @@ def read_manifest(path: str | Path, split: str | None = None) -> list[Path]:
             rows = list(csv.DictReader(f))
         if rows and "file" not in rows[0]:
             raise ValueError(f"manifest {str(path)!r} has no 'file' column (columns: {', '.join(rows[0])})")
-        if split is not None:
-            if rows and "split" not in rows[0]:
-                raise ValueError(f"manifest {str(path)!r} has no 'split' column, but split={split!r} was asked for")
-            rows = [r for r in rows if r["split"] == split]
+        for column, value in (where or {}).items():
+            if rows and column not in rows[0]:
+                raise ValueError(f"manifest {str(path)!r} has no {column!r} column (asked for {column}={value})")
+            rows = [r for r in rows if r[column] == value]
         names = [r["file"] for r in rows if Path(r["file"]).suffix.lower() in IMAGE_EXTENSIONS]
     else:
         lines = (line.strip() for line in path.read_text().splitlines())
@@ -68,15 +69,15 @@ def read_manifest(path: str | Path, split: str | None = None) -> list[Path]:
     if missing:
         raise FileNotFoundError(f"manifest {str(path)!r} lists {len(missing)} missing file(s), e.g. {missing[0]!r}")
     if not files:
-        raise ValueError(f"manifest {str(path)!r} lists no images" + (f" of split {split!r}" if split else ""))
+        raise ValueError(f"manifest {str(path)!r} lists no images" + (f" where {dict(where)}" if where else ""))
     return files
 
 
-def source_images(source: str | Path, split: str | None = None) -> list[Path]:
+def source_images(source: str | Path, where: Mapping[str, str] | None = None) -> list[Path]:
     """The faces of one source: a folder (:func:`find_images`) or a ``.txt``/``.csv`` manifest."""
     source = Path(source)
     if source.is_file() and source.suffix.lower() in (".txt", ".csv"):
-        return read_manifest(source, split)
+        return read_manifest(source, where)
     return find_images(source)
 
 
@@ -112,12 +113,12 @@ class FaceStream(Dataset):
             :data:`JITTER_OVERSAMPLE` × ``resolution`` and is then area-downscaled, so the HQ face keeps its
             detail (a cubic warp at ``resolution`` itself removes a fifth of the Laplacian energy).
         source_weights: one weight per source (default all 1): mean appearances of each of its faces per epoch.
-        split: for ``.csv`` manifests, only rows of this ``split``.
+        manifest_filter: for ``.csv`` manifests, only rows whose columns hold these values.
     """
 
     def __init__(self, root: str | Path | Sequence[str | Path], resolution: int, seed: int = 0,
                  flip_prob: float = 0.5, jitter: float = 0.0, source_weights: Sequence[float] | None = None,
-                 split: str | None = None):
+                 manifest_filter: Mapping[str, str] | None = None):
         if not 0.0 <= jitter < MAX_JITTER:
             raise ValueError(f"jitter must be in [0, {MAX_JITTER}), got {jitter}")
         roots = [root] if isinstance(root, (str, Path)) else list(root)
@@ -126,7 +127,7 @@ class FaceStream(Dataset):
             raise ValueError(f"got {len(weights)} source weights for {len(roots)} sources")
         if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
             raise ValueError(f"source weights must be >= 0 with at least one > 0, got {weights}")
-        per_source = [source_images(r, split) for r in roots]
+        per_source = [source_images(r, manifest_filter) for r in roots]
         self.paths = [p for paths in per_source for p in paths]
         starts = np.cumsum([0] + [len(p) for p in per_source])
         self._sources = [(int(start), len(paths), w) for start, paths, w in zip(starts, per_source, weights)]
@@ -209,13 +210,13 @@ class DegradedPairStream(FaceStream):
 
     def __init__(self, root: str | Path | Sequence[str | Path], resolution: int, seed: int = 0,
                  preset: str = "paper", flip_prob: float = 0.0, jitter: float = 0.0,
-                 source_weights: Sequence[float] | None = None, split: str | None = None):
+                 source_weights: Sequence[float] | None = None, manifest_filter: Mapping[str, str] | None = None):
         from gpen_hf import degradation
 
         if preset not in degradation.PRESETS:
             raise ValueError(f"unknown degradation preset {preset!r}; choose from {sorted(degradation.PRESETS)}")
         super().__init__(root, resolution, seed, flip_prob=flip_prob, jitter=jitter,
-                         source_weights=source_weights, split=split)
+                         source_weights=source_weights, manifest_filter=manifest_filter)
         self.preset = preset
 
     def flip_rng(self, position: int) -> np.random.Generator:

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         accelerator.init_trackers("gpen_prior", config={k: v for k, v in vars(args).items()
                                                         if isinstance(v, (int, float, str, bool))})
     data = FaceStream(args.train_data_dir, args.resolution, seed=args.seed, flip_prob=0.5 if args.random_flip else 0,
-                      source_weights=args.source_weights, split=args.manifest_split)
+                      source_weights=args.source_weights, manifest_filter=dict(args.manifest_filter or ()))
     batches = make_loader(data, args.train_batch_size, accelerator.process_index, accelerator.num_processes,
                           start_batch=global_step * args.gradient_accumulation_steps,
                           num_workers=args.dataloader_num_workers)
