@@ -39,7 +39,7 @@ def test_each_class_region_gets_its_value(values) -> None:
 def test_frame_is_zero_and_regions_blend_softly() -> None:
     """Skin on the left, cloth on the right: the outer frame fades out, the boundary is a smooth 0.5 ramp.
 
-    As in the authors' recipe the blur reaches into the zeroed frame: the crop's edge is ~0.2, its corner ~0.05.
+    As in the authors' recipe the blur reaches into the zeroed frame: the crop's edge is ~0.2, a corner ~0.05.
     """
     size = 256
     labels = np.zeros((1, size, size), np.int64)
@@ -72,7 +72,8 @@ def test_feathering_scales_with_the_crop_size() -> None:
 def test_torch_and_numpy_logits_agree() -> None:
     labels = np.random.default_rng(1).integers(0, 19, (2, 64, 64))
     logits = _logits(labels)
-    np.testing.assert_array_equal(face_mask_from_parsing(logits), face_mask_from_parsing(torch.from_numpy(logits)))
+    from_torch = face_mask_from_parsing(torch.from_numpy(logits))
+    np.testing.assert_array_equal(face_mask_from_parsing(logits), from_torch)
 
 
 def test_bad_input_is_refused() -> None:

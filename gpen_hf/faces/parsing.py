@@ -1,9 +1,9 @@
 """Soft paste-back masks from face-parsing logits (ParseNet's 19 CelebAMask-HQ classes).
 
-The authors' paste-back (yangxy/GPEN ``face_enhancement.py``) parses the restored 512-px face, maps each pixel's
-class to 0 or 1 with a fixed table, zeroes a 20-px frame and blurs twice with a 101×101 Gaussian (σ 11). Here the
-same recipe runs at any crop size S, with the frame and blur scaled by S / 512 so the mask looks the same at
-every size. Pure numpy/OpenCV: the logits come from whatever ran the network.
+The authors' paste-back (yangxy/GPEN ``face_enhancement.py``) parses the restored 512-px face, maps each
+pixel's class to 0 or 1 with a fixed table, zeroes a 20-px frame and blurs twice with a 101×101 Gaussian
+(σ 11). Here the same recipe runs at any crop size S, frame and blur scaled by S / 512, so the mask looks the
+same at every size. Pure numpy/OpenCV: the logits come from whatever ran the network.
 """
 
 from __future__ import annotations
@@ -40,14 +40,12 @@ PARSING_CLASSES = (
     "cloth",       # 18
 )
 
-# The authors' MASK_COLORMAP / 255: everything but background, hat and cloth is pasted (hair and neck included).
+# The authors' MASK_COLORMAP / 255: all but background, hat and cloth is pasted (hair and neck included).
 PASTE_MASK_VALUES = tuple(0.0 if name in ("background", "hat", "cloth") else 1.0 for name in PARSING_CLASSES)
 
 # The face itself (skin, features, glasses, lips): hair, ears, neck and accessories keep the photo's pixels.
-FACE_ONLY_MASK_VALUES = tuple(
-    0.0 if name in ("background", "l_ear", "r_ear", "hair", "hat", "ear_r", "neck_l", "neck", "cloth") else 1.0
-    for name in PARSING_CLASSES
-)
+_NOT_FACE = ("background", "l_ear", "r_ear", "hair", "hat", "ear_r", "neck_l", "neck", "cloth")
+FACE_ONLY_MASK_VALUES = tuple(0.0 if name in _NOT_FACE else 1.0 for name in PARSING_CLASSES)
 
 _REFERENCE_SIZE = 512  # the authors' frame (20 px) and blur (101×101, σ 11, twice) are for 512-px faces
 
@@ -62,8 +60,8 @@ def face_mask_from_parsing(logits: torch.Tensor | np.ndarray,
             :data:`FACE_ONLY_MASK_VALUES` keeps hair, ears and neck out).
 
     Returns:
-        (N, S, S) float32 in [0, 1]: the class values, a frame of 20·S/512 px set to 0, then two Gaussian blurs
-        of σ 11·S/512 (kernel 101·S/512).
+        (N, S, S) float32 in [0, 1]: the class values, a frame of 20·S/512 px set to 0, then two Gaussian
+        blurs of σ 11·S/512 (kernel 101·S/512).
     """
     if logits.ndim != 4 or logits.shape[2] != logits.shape[3]:
         raise ValueError(f"expected parsing logits of shape (N, C, S, S), got {tuple(logits.shape)}")

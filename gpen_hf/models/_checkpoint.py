@@ -1,6 +1,6 @@
 """Reading the authors' ``.pth`` files and checking them against a model, for every network we load unchanged.
 
-Release files are plain state_dicts whose key names are exactly our module names, so loading needs no renaming.
+Release files are plain state_dicts whose key names are exactly our module names, so loading renames nothing.
 Two lossless conveniences: a training checkpoint (a dict holding the state_dict under a known key such as
 ``g_ema``) gives that state_dict, and a ``module.`` prefix left by ``DataParallel`` is dropped.
 """
@@ -39,7 +39,7 @@ def read_original_state_dict(path: str | Path, prefer: tuple[str, ...] = ("g_ema
 
 
 def unwrap_state_dict(obj: Any, prefer: tuple[str, ...], source: str) -> dict[str, torch.Tensor]:
-    """The tensor dict inside ``obj`` (itself, or under the first ``prefer`` key), without a ``module.`` prefix."""
+    """The tensor dict in ``obj`` (itself or under the first ``prefer`` key), minus a ``module.`` prefix."""
     if isinstance(obj, Mapping):
         for key in prefer:
             if isinstance(obj.get(key), Mapping):
@@ -61,13 +61,13 @@ def _first_line(err: Exception) -> str:
 
 
 def require_keys(state_dict: Mapping[str, torch.Tensor], keys: list[str], what: str, source: str) -> None:
-    """Fail with the missing keys (and a sample of what the file has) when ``state_dict`` is not a ``what``."""
+    """Fail naming the missing keys (and a sample of the file's) when ``state_dict`` is not a ``what``."""
     missing = [k for k in keys if k not in state_dict]
     if missing:
         sample = ", ".join(sorted(state_dict)[:5])
         raise OriginalCheckpointError(
-            f"{source}: not an official {what} checkpoint: missing key(s) {missing} (it has {len(state_dict)} "
-            f"tensors, e.g. {sample})"
+            f"{source}: not an official {what} checkpoint: missing key(s) {missing} "
+            f"(it has {len(state_dict)} tensors, e.g. {sample})"
         )
 
 
@@ -89,12 +89,13 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
     ]
     if missing or unexpected or mismatched:
         parts = []
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+        groups = (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched))
+        for label, items in groups:
             if items:
                 shown = "; ".join(items[:10]) + (f"; ... ({len(items) - 10} more)" if len(items) > 10 else "")
                 parts.append(f"{label} ({len(items)}): {shown}")
-        raise OriginalCheckpointError(f"{source}: does not match {type(model).__name__}({_config_str(model)}): "
-                                      + " | ".join(parts))
+        raise OriginalCheckpointError(
+            f"{source}: does not match {type(model).__name__}({_config_str(model)}): " + " | ".join(parts))
 
 
 def _config_str(model: nn.Module) -> str:
@@ -104,7 +105,7 @@ def _config_str(model: nn.Module) -> str:
 
 def load_original(cls: type, source: StateDictSource, infer: Callable[..., dict[str, Any]],
                   prefer: tuple[str, ...], overrides: dict[str, Any], example: str) -> nn.Module:
-    """Build ``cls`` from the config ``infer`` reads off the shapes (plus ``overrides``), load strictly, eval."""
+    """Build ``cls`` from the config ``infer`` reads off the shapes (+ ``overrides``), load strictly, eval."""
     if isinstance(source, Mapping):
         name = "state_dict"
         state_dict = unwrap_state_dict(source, prefer, name)

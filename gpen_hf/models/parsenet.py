@@ -1,8 +1,8 @@
 """ParseNet: the face-parsing network of the authors' inference (from PSFRGAN, Chen et al. 2021).
 
 A residual encoder → body → decoder with two 3×3 heads: 19-class parsing logits (CelebAMask-HQ classes, see
-``gpen_hf.faces.parsing``) and an RGB image. The authors build their paste-back mask from the parsing head. The
-module names reproduce theirs, so the release file ``ParseNet-latest.pth`` (the same file as facexlib's
+``gpen_hf.faces.parsing``) and an RGB image. The authors build their paste-back mask from the parsing head.
+The module names reproduce theirs, so the release file ``ParseNet-latest.pth`` (the same file as facexlib's
 ``parsing_parsenet.pth``) loads with zero key edits.
 """
 
@@ -35,7 +35,7 @@ class PixelNorm(nn.Module):
 
 
 class Norm(nn.Module):
-    """Normalization by name; the layer sits at ``.norm`` as in the authors' key layout (``*.norm.norm.*``)."""
+    """Normalization by name; the layer sits at ``.norm``, as in the authors' keys (``*.norm.norm.*``)."""
 
     def __init__(self, channels: int, norm_type: str = "bn"):
         super().__init__()
@@ -130,7 +130,7 @@ class ParseNetOutput(BaseOutput):
 
     Args:
         parsing_logits: (N, parsing_ch, S', S') class scores per pixel (argmax over dim 1 gives the classes).
-        image: (N, 3, S', S') the image head (a restored face in about [-1, 1]; the authors' inference ignores it).
+        image: (N, 3, S', S') the image head (a face in about [-1, 1]; the authors' inference ignores it).
     """
 
     parsing_logits: torch.Tensor
@@ -140,13 +140,13 @@ class ParseNetOutput(BaseOutput):
 class ParseNet(ModelMixin, ConfigMixin):
     """Face parsing network with the authors' constructor arguments.
 
-    The release is ``ParseNet(512, 512, 32, 64, 19, relu_type="LeakyReLU", norm_type="bn", ch_range=(32, 256))``:
-    four downsampling blocks (512 → 32), ten body blocks, four upsampling blocks.
+    The release is ``ParseNet(512, 512, 32, 64, 19, relu_type="LeakyReLU", norm_type="bn",
+    ch_range=(32, 256))``: four downsampling blocks (512 → 32), ten body blocks, four upsampling blocks.
 
     Args:
-        in_size, out_size: input and output sizes the network was built for; with ``min_feat_size`` they set the
-            number of down (log2(in_size / min_feat_size)) and up blocks. It is fully convolutional: any input
-            whose side is a multiple of ``2**down_steps`` works, scaled by ``out_size / in_size``.
+        in_size, out_size: input and output sizes the network was built for; with ``min_feat_size`` they set
+            the number of down (log2(in_size / min_feat_size)) and up blocks. It is fully convolutional: any
+            input whose side is a multiple of ``2**down_steps`` works, scaled by ``out_size / in_size``.
         min_feat_size: size of the body's feature maps at ``in_size``.
         base_ch: width of the first conv; it doubles with every downsampling block and halves with every
             upsampling one, clipped to ``ch_range``.
@@ -178,12 +178,12 @@ class ParseNet(ModelMixin, ConfigMixin):
         if min_feat_size < 1 or out_size < min_feat_size:
             raise ValueError(f"need 1 <= min_feat_size <= in_size, out_size; got in_size={in_size}, "
                              f"out_size={out_size}, min_feat_size={min_feat_size}")
-        self.down_steps = (in_size // min_feat_size).bit_length() - 1  # floor(log2), as the authors' int(log2)
+        self.down_steps = (in_size // min_feat_size).bit_length() - 1  # floor(log2), as their int(log2)
         up_steps = (out_size // min_feat_size).bit_length() - 1
         widths = parsenet_widths(base_ch, self.down_steps, up_steps, ch_range)
         if widths[0] != base_ch:
-            raise ValueError(f"base_ch {base_ch} lies outside ch_range {tuple(ch_range)}: the first conv's output "
-                             "would not match the next block's input")
+            raise ValueError(f"base_ch {base_ch} lies outside ch_range {tuple(ch_range)}: the first conv's "
+                             "output would not match the next block's input")
         act = {"norm_type": norm_type, "relu_type": relu_type}
 
         encoder: list[nn.Module] = [ParseConv(3, base_ch, 3)]
@@ -197,7 +197,8 @@ class ParseNet(ModelMixin, ConfigMixin):
         self.out_img_conv = ParseConv(widths[-1], 3)
         self.out_mask_conv = ParseConv(widths[-1], parsing_ch)
 
-    def forward(self, sample: torch.Tensor, return_dict: bool = True) -> ParseNetOutput | tuple[torch.Tensor, ...]:
+    def forward(self, sample: torch.Tensor,
+                return_dict: bool = True) -> ParseNetOutput | tuple[torch.Tensor, torch.Tensor]:
         """Parse faces.
 
         Args:
@@ -224,14 +225,15 @@ class ParseNet(ModelMixin, ConfigMixin):
 
     @classmethod
     def from_original_checkpoint(cls, path_or_state_dict: StateDictSource, **overrides) -> ParseNet:
-        """Load the authors' ``ParseNet-latest.pth`` (or any ParseNet state_dict), config inferred from shapes.
+        """Load the authors' ``ParseNet-latest.pth`` (or any ParseNet state_dict), config from the shapes.
 
         Shapes fix the widths, depths, classes and the layers that hold tensors (batch or group norm, PReLU).
         They cannot tell sizes from their ratios, ReLU/SELU from LeakyReLU, nor instance/pixel norm from none:
         those become min_feat_size 32, LeakyReLU and ``"none"``; ``overrides`` (e.g. ``in_size=256``,
         ``norm_type="in"``) replace any inferred value. Returns the model in eval mode.
         """
-        return load_original(cls, path_or_state_dict, infer_parsenet_config, (), overrides, "ParseNet-latest.pth")
+        return load_original(cls, path_or_state_dict, infer_parsenet_config, (), overrides,
+                             "ParseNet-latest.pth")
 
 
 def parsenet_widths(base_ch: int, down_steps: int, up_steps: int, ch_range: Sequence[int]) -> list[int]:
@@ -243,7 +245,7 @@ def parsenet_widths(base_ch: int, down_steps: int, up_steps: int, ch_range: Sequ
 
 
 def infer_parsenet_config(state_dict: dict[str, torch.Tensor], source: str = "state_dict") -> dict[str, Any]:
-    """ParseNet config from a state_dict: block counts, widths, classes, norm (bn/gn) and PReLU from the keys."""
+    """ParseNet config from a state_dict: depths, widths, classes, bn/gn norm and PReLU from keys."""
     require_keys(state_dict, ["encoder.0.conv2d.weight", "out_mask_conv.conv2d.weight",
                               "out_img_conv.conv2d.weight"], "ParseNet", source)
     down = len(key_indices(state_dict, r"^encoder\.(\d+)\.")) - 1
