@@ -3,7 +3,11 @@
 The authors' paste-back (yangxy/GPEN ``face_enhancement.py``) parses the restored 512-px face, maps each
 pixel's class to 0 or 1 with a fixed table, zeroes a 20-px frame and blurs twice with a 101×101 Gaussian
 (σ 11). Here the same recipe runs at any crop size S, frame and blur scaled by S / 512, so the mask looks the
-same at every size. Pure numpy/OpenCV: the logits come from whatever ran the network.
+same at every size. Pure numpy/OpenCV: the logits come from whatever ran the network, as the authors do it::
+
+    parser = ParseNet.from_original_checkpoint("ParseNet-latest.pth")
+    x = F.interpolate(restored_faces, size=parser.config.in_size, mode="bilinear")  # RGB in [-1, 1]
+    masks = face_mask_from_parsing(parser(x).parsing_logits)  # (N, 512, 512): resize to the crop size
 """
 
 from __future__ import annotations
