@@ -10,6 +10,8 @@ from .models import (
     GPENModel,
     GPENModelOutput,
     OriginalCheckpointError,
+    ParseNet,
+    ParseNetOutput,
     StyleGAN2Generator,
     set_reference_mode,
 )
@@ -27,6 +29,8 @@ __all__ = [
     "GPENPipeline",
     "GPENPipelineOutput",
     "OriginalCheckpointError",
+    "ParseNet",
+    "ParseNetOutput",
     "StyleGAN2Generator",
     "degrade",
     "sample",

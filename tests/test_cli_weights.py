@@ -17,7 +17,7 @@ from gpen_hf import registry
 from gpen_hf.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-PHOTO = ROOT / "tests" / "fixtures" / "photos" / "3ddfa-v2__JianzhuGuo.jpg"
+PHOTO = ROOT / "tests" / "fixtures" / "photos" / "faceapi__sample6_one_face.jpg"
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from gpen_hf.hub import (
     resolve,
 )
 
-PHOTO = Path(__file__).parent / "fixtures" / "photos" / "3ddfa-v2__JianzhuGuo.jpg"
+PHOTO = Path(__file__).parent / "fixtures" / "photos" / "faceapi__sample6_one_face.jpg"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gpen_hf.models import OriginalCheckpointError
-from gpen_hf.models.original import read_original_state_dict
+from gpen_hf.models._checkpoint import read_original_state_dict
 from gpen_hf.models.rrdbnet import RRDBNet, infer_rrdbnet_config
 
 AUX = Path(__file__).parent / "fixtures" / "conformance" / "aux"
@@ -45,7 +45,7 @@ def test_the_release_configuration_has_the_key_list_of_realesrnet_x2() -> None:
 
 def test_bad_files_and_inputs_are_explained(tmp_path: Path) -> None:
     torch.save({"params_ema": {"conv_first.weight": torch.zeros(8, 5, 3, 3)}}, tmp_path / "odd.pth")
-    with pytest.raises(OriginalCheckpointError, match="odd.pth: not an RRDBNet checkpoint: missing"):
+    with pytest.raises(OriginalCheckpointError, match="odd.pth: not an official RRDBNet checkpoint: missing"):
         RRDBNet.from_original_checkpoint(tmp_path / "odd.pth")
     model = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, scale=2)
     with pytest.raises(ValueError, match="divisible by 2"):

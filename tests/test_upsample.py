@@ -22,7 +22,7 @@ from gpen_hf.upsample import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PHOTO = FIXTURES / "photos" / "ulfd__imgs_9.jpg"
+PHOTO = FIXTURES / "photos" / "faceapi__sample6_one_face.jpg"
 
 
 def _contrasty(scale: str) -> RRDBNet:

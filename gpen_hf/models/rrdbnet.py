@@ -8,16 +8,13 @@ the output size and the two nearest-neighbour ×2 upsamplings give the scale. Im
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .original import OriginalCheckpointError, check_state_dict, read_original_state_dict
+from ._checkpoint import OriginalCheckpointError, StateDictSource, key_indices, load_original, require_keys
 
 __all__ = ["RRDBNet", "infer_rrdbnet_config"]
 
@@ -94,25 +91,18 @@ class RRDBNet(ModelMixin, ConfigMixin):
         return self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.2))
 
     @classmethod
-    def from_original_checkpoint(cls, path: str | Path, **overrides) -> RRDBNet:
-        """Load a Real-ESRGAN/BasicSR release file (``params_ema`` preferred over ``params``), config from shapes."""
-        state_dict = read_original_state_dict(path, prefer=("params_ema", "params"))
-        config = infer_rrdbnet_config(state_dict, source=str(path))
-        config.update(overrides)
-        model = cls(**config)
-        check_state_dict(model, state_dict, str(path))
-        model.load_state_dict(state_dict, strict=True)
-        return model.eval()
+    def from_original_checkpoint(cls, source: StateDictSource, **overrides) -> RRDBNet:
+        """Load a Real-ESRGAN/BasicSR release file or its dict (``params_ema`` preferred over ``params``), config
+        from shapes."""
+        return load_original(cls, source, infer_rrdbnet_config, ("params_ema", "params"), overrides,
+                             "realesrnet_x2.pth")
 
 
 def infer_rrdbnet_config(state_dict: dict[str, torch.Tensor], source: str = "state_dict") -> dict[str, int]:
     """RRDBNet config from a state_dict: widths from the first/last convolutions, depth from ``body.{i}``,
     scale from how many input channels ``conv_first`` sees per output channel (pixel-unshuffle ×4 = scale 2)."""
-    needed = ["conv_first.weight", "conv_last.weight", "body.0.rdb1.conv1.weight"]
-    missing = [k for k in needed if k not in state_dict]
-    if missing:
-        raise OriginalCheckpointError(f"{source}: not an RRDBNet checkpoint: missing key(s) {missing} "
-                                      f"(it has e.g. {', '.join(sorted(state_dict)[:5])})")
+    require_keys(state_dict, ["conv_first.weight", "conv_last.weight", "body.0.rdb1.conv1.weight"], "RRDBNet",
+                 source)
     num_feat, in_ch = state_dict["conv_first.weight"].shape[:2]
     out_ch = state_dict["conv_last.weight"].shape[0]
     ratio = in_ch // out_ch
@@ -120,6 +110,5 @@ def infer_rrdbnet_config(state_dict: dict[str, torch.Tensor], source: str = "sta
     if scale is None:
         raise OriginalCheckpointError(f"{source}: conv_first sees {in_ch} channels for {out_ch} output channels; "
                                       "expected 1, 4 or 16 times as many (scale 4, 2 or 1)")
-    blocks = {int(m.group(1)) for k in state_dict if (m := re.match(r"^body\.(\d+)\.", k))}
     return {"num_in_ch": out_ch, "num_out_ch": out_ch, "scale": scale, "num_feat": num_feat,
-            "num_block": len(blocks), "num_grow_ch": state_dict["body.0.rdb1.conv1.weight"].shape[0]}
+            "num_block": len(key_indices(state_dict, r"^body\.(\d+)\.")), "num_grow_ch": state_dict["body.0.rdb1.conv1.weight"].shape[0]}
