@@ -113,11 +113,16 @@ def resolve(source: str | Path) -> ModelSource:
                              "see `gpen-hf models`)")
 
 
-def pretrained_folder(source: str | Path, subfolder: str | None = None) -> tuple[Path, str | None]:
+#: the model class each kind of weights loads into (the Hub config's ``_class_name``)
+CLASS_OF_KIND = {"gpen": "GPENModel", "parsenet": "ParseNet", "realesrnet": "RRDBNet"}
+
+
+def pretrained_folder(source: str | Path, subfolder: str | None = None, kind: str = "gpen") -> tuple[Path, str | None]:
     """A local folder (and subfolder) that ``from_pretrained`` can load with no network, for any ``source``.
 
     Registry names are fetched and converted once; Hub repos downloaded (config and safetensors only); an
-    authors' ``.pth`` is converted into a temporary folder (on the fly, not cached).
+    authors' ``.pth`` is converted into a temporary folder (on the fly, not cached). ``kind``: what the caller
+    loads (a key of :data:`CLASS_OF_KIND`); a registry name or Hub folder of another kind is refused.
     """
     found = resolve(source)
     if found.kind in ("folder", "checkpoint"):
@@ -129,12 +134,13 @@ def pretrained_folder(source: str | Path, subfolder: str | None = None) -> tuple
             raise ModelNotFoundError(f"{target} is not a model folder: it has no config.json{hint}")
         return folder, subfolder
     if found.kind == "pth":
-        return _convert_on_the_fly(Path(found.location)), None
+        return _convert_on_the_fly(Path(found.location), kind), None
     if found.kind == "registry":
-        if found.entry.kind != "gpen":
-            raise ModelNotFoundError(f"{found.location!r} is {found.entry.description}, not a GPEN model")
+        if found.entry.kind != kind:
+            raise ModelNotFoundError(f"{found.location!r} is {found.entry.description}, not a "
+                                     f"{CLASS_OF_KIND[kind]}")
         return converted_folder(found.entry), None
-    return _hub_model_folder(found.location, subfolder)
+    return _hub_model_folder(found.location, subfolder, CLASS_OF_KIND[kind])
 
 
 # ---------------------------------------------------------------- registry files: fetch, verify, convert
@@ -211,7 +217,7 @@ def converted_folder(entry: KnownWeights) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=final.parent))
     try:
-        _convert(entry, path, work)
+        _convert(entry.kind, path, work, entry)
         files = {p.name: p.stat().st_size for p in work.iterdir() if p.suffix == ".safetensors"}
         record = {"name": entry.name, "repo_id": entry.repo_id, "filename": entry.filename, "sha256": digest,
                   "files": files}
@@ -223,25 +229,27 @@ def converted_folder(entry: KnownWeights) -> Path:
     return final
 
 
-def _convert(entry: KnownWeights, path: Path, out: Path) -> None:
-    if entry.kind == "gpen":
+def _convert(kind: str, path: Path, out: Path, entry: KnownWeights | None = None) -> None:
+    """An authors' file of ``kind`` as a from_pretrained folder in ``out`` (with the entry's card, if any)."""
+    if kind == "gpen":
         convert_original_checkpoint(path, out, entry=entry)
-    elif entry.kind == "realesrnet":
-        from .models.rrdbnet import RRDBNet
+        return
+    from .models import ParseNet
+    from .models.rrdbnet import RRDBNet
 
-        RRDBNet.from_original_checkpoint(path).save_pretrained(out, safe_serialization=True)
+    cls = {"parsenet": ParseNet, "realesrnet": RRDBNet}[kind]
+    cls.from_original_checkpoint(path).save_pretrained(out, safe_serialization=True)
+    if entry is not None:
         (out / "README.md").write_text(f"# {entry.name}\n\n{entry.description}, converted by gpen-hf from "
                                        f"`{entry.repo_id}/{entry.filename}`.\n\nLicence: {entry.licence}.\n")
-    else:
-        raise ModelSourceError(f"{entry.name!r} ({entry.description}) is only fetched, not converted")
 
 
-def _convert_on_the_fly(path: Path) -> Path:
-    """An authors' generator file as a from_pretrained folder in a temporary directory, removed when the process
-    ends (not before: the loaded weights may be memory-mapped from it)."""
+def _convert_on_the_fly(path: Path, kind: str) -> Path:
+    """An authors' file as a from_pretrained folder in a temporary directory, removed when the process ends
+    (not before: the loaded weights may be memory-mapped from it)."""
     out = Path(tempfile.mkdtemp(prefix="gpen_hf_pth_"))
     atexit.register(shutil.rmtree, out, True)
-    convert_original_checkpoint(path, out)
+    _convert(kind, path, out)
     return out
 
 
@@ -287,7 +295,7 @@ def _hub_file(repo_id: str, filename: str, repo_type: str = "model", revision: s
     return Path(hf_hub_download(**kwargs, force_download=force)), True
 
 
-def _hub_model_folder(repo_id: str, subfolder: str | None) -> tuple[Path, str | None]:
+def _hub_model_folder(repo_id: str, subfolder: str | None, expected: str) -> tuple[Path, str | None]:
     """Download a gpen-hf model folder (config, card, safetensors) from the Hub; say so if it is none."""
     prefix = f"{subfolder.strip('/')}/" if subfolder else ""
     try:
@@ -299,9 +307,9 @@ def _hub_model_folder(repo_id: str, subfolder: str | None) -> tuple[Path, str | 
         tip = f"; it holds the authors' weights known as {known[0]!r}: use that name" if known else ""
         raise ModelNotFoundError(f"{repo_id} is not a gpen-hf model folder (no {prefix}config.json){tip}") from None
     class_name = json.loads(config.read_text()).get("_class_name")
-    if class_name != "GPENModel":
+    if class_name != expected:
         raise ModelNotFoundError(f"{repo_id} is not a gpen-hf model folder: its {prefix}config.json is for "
-                                 f"{class_name or 'no known class'}, not GPENModel")
+                                 f"{class_name or 'no known class'}, not {expected}")
     patterns = [f"{prefix}{p}" for p in ("config.json", "README.md", "diffusion_pytorch_model*.safetensors")]
     folder = snapshot_download(repo_id, allow_patterns=patterns, local_files_only=not online)
     return Path(folder), subfolder

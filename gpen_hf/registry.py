@@ -22,7 +22,7 @@ class KnownWeights:
     Attributes:
         name: what users type (``gpen-bfr-512``); never contains ``/``, so it cannot clash with a Hub id.
         kind: ``"gpen"`` (a generator for :class:`~gpen_hf.models.GPENModel`), ``"realesrnet"`` (an RRDBNet
-            background upsampler) or ``"parsenet"`` (face parsing; fetched only, not used by the pipeline yet).
+            background upsampler) or ``"parsenet"`` (:class:`~gpen_hf.models.ParseNet`, face parsing).
         repo_id, repo_type, filename, revision: where the file is on the Hub.
         size: bytes. sha256: full digest, or its first 8 hex digits (see the module docstring).
         description, licence: shown by ``gpen-hf models`` and written into the converted folder's model card.
@@ -63,7 +63,7 @@ REGISTRY: dict[str, KnownWeights] = {
         KnownWeights(
             "parsenet", "parsenet", "akhaliq/ParseNet-latest", "model", "ParseNet-latest.pth", 85_331_193,
             "3d558d8d0e42c20224f13cf5a29c79eba2d59913419f945545d8cf7b72920de2",
-            "the authors' face-parsing ParseNet (their paste-back mask; fetched only)", GPEN_LICENCE,
+            "the authors' face-parsing ParseNet (their paste-back mask)", GPEN_LICENCE,
         ),
         KnownWeights(
             "realesrnet-x2", "realesrnet", "akhaliq/realesrnet_x2", "model", "realesrnet_x2.pth", 77_228_423,

@@ -172,3 +172,21 @@ def test_unreachable_hub_is_said_once_without_retries(tiny_gpen: registry.KnownW
         GPENModel.from_pretrained("gpen-bfr-256")
     assert "Retrying" not in caplog.text
     assert GPENModel.from_pretrained("test-gpen").config.resolution == 64  # cached: served from the cache
+
+
+def test_each_model_class_loads_its_own_kind_by_name(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from gpen_hf import ParseNet
+
+    aux = Path(__file__).parent / "fixtures" / "conformance" / "aux" / "parsenet64"
+    data = (aux / "model.pth").read_bytes()
+    put_file(hub, "someone/parse", "ParseNet.pth", data)
+    monkeypatch.setitem(registry.REGISTRY, "test-parse", entry("test-parse", "parsenet", "someone/parse",
+                                                                "ParseNet.pth", data))
+    net = ParseNet.from_pretrained("test-parse")
+    with torch.no_grad():
+        logits = net(torch.from_numpy(np.load(aux / "input.npy"))).parsing_logits
+    assert np.abs(logits.numpy() - np.load(aux / "output0.npy")).max() <= 1e-4
+    with pytest.raises(ModelNotFoundError, match="'test-parse' is test parsenet weights, not a GPENModel"):
+        GPENModel.from_pretrained("test-parse")

@@ -19,17 +19,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..hub import ModelSourceError, converted_folder, fetch
+    from ..hub import ModelSourceError, converted_folder
     from ..registry import REGISTRY
 
     failed = 0
     for name in args.names:
         entry = REGISTRY[name]
         try:
-            if entry.kind in ("gpen", "realesrnet"):
-                where = converted_folder(entry)
-            else:
-                where, _ = fetch(entry)
+            where = converted_folder(entry)
         except (ModelSourceError, ValueError) as err:
             print(f"gpen-hf download: {err}", file=sys.stderr)
             failed += 1

@@ -7,10 +7,9 @@ maps take the place of StyleGAN2's noise inputs (concatenated in the paper's mod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -18,6 +17,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 from torch import nn
 
+from ._sources import ResolvesSources
 from .layers import ConvLayer, EqualLinear
 from .stylegan2 import StyleGAN2Generator, channel_table, log2_resolution
 
@@ -35,7 +35,7 @@ class GPENModelOutput(BaseOutput):
     latent: torch.Tensor | None = None
 
 
-class GPENModel(ModelMixin, ConfigMixin):
+class GPENModel(ResolvesSources, ModelMixin, ConfigMixin):
     """GPEN face restoration network.
 
     Args:
@@ -55,12 +55,6 @@ class GPENModel(ModelMixin, ConfigMixin):
 
     config_name = "config.json"
     _supports_gradient_checkpointing = False
-    #: The one extension point of loading: ``(source, subfolder) -> (local folder, subfolder)`` for sources that
-    #: diffusers cannot read (registry names such as ``"gpen-bfr-512"``, an authors' ``.pth``, Hub repos with
-    #: clear errors). ``models/`` knows no names or Hub, so the layer that does fills it in: ``gpen_hf/__init__``
-    #: sets it to :func:`gpen_hf.hub.pretrained_folder`, and Python runs that file before any ``gpen_hf.models``
-    #: import. None: sources go to diffusers unchanged.
-    source_resolver: ClassVar[Callable[[str | Path, str | None], tuple[str | Path, str | None]] | None] = None
 
     @register_to_config
     def __init__(
@@ -126,17 +120,6 @@ class GPENModel(ModelMixin, ConfigMixin):
         if not return_dict:
             return (image,)
         return GPENModelOutput(sample=image, latent=w)
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs) -> GPENModel:
-        """diffusers' loader, after :attr:`source_resolver` (when set) has turned the source into a local folder:
-        a folder, a Hub repo id, a registry name (``"gpen-bfr-512"``) or an authors' ``.pth`` all load."""
-        if cls.source_resolver is not None:
-            pretrained_model_name_or_path, subfolder = cls.source_resolver(pretrained_model_name_or_path,
-                                                                           kwargs.pop("subfolder", None))
-            if subfolder:
-                kwargs["subfolder"] = subfolder
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @classmethod
     def from_original_checkpoint(cls, path: str | Path, **overrides) -> GPENModel:

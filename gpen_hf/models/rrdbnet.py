@@ -15,6 +15,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from ._checkpoint import OriginalCheckpointError, StateDictSource, key_indices, load_original, require_keys
+from ._sources import ResolvesSources
 
 __all__ = ["RRDBNet", "infer_rrdbnet_config"]
 
@@ -52,7 +53,7 @@ class RRDB(nn.Module):
         return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
 
 
-class RRDBNet(ModelMixin, ConfigMixin):
+class RRDBNet(ResolvesSources, ModelMixin, ConfigMixin):
     """Super-resolution network: (N, C, H, W) in [0, 1] → (N, C, H·scale, W·scale), not clamped.
 
     Args:
