@@ -68,7 +68,7 @@ def test_restore_video_keeps_frames_rate_size_and_audio(pipe, clip_file, tmp_pat
     src_frames, src_pts, src = decode(clip_file)
     assert result.complete and result.frames == len(frames) == len(src_frames) == 16
     assert frames[0].shape == (SIZE[1], SIZE[0], 3) and reader.info.fps == src.info.fps == 25
-    seconds = lambda p, r: [round(v * float(r.info.time_base), 4) for v in p]  # noqa: E731
+    seconds = lambda p, r: [round(v * float(r.info.time_base), 4) for v in p]
     assert seconds(pts, reader) == seconds(src_pts, src)
     assert audio_samples(out) == audio_samples(clip_file)
     assert result.tracks == 1 and result.frames_with_faces == 16

@@ -27,12 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--alpha", type=float, default=1.0,
                         help="fidelity blend: 1 = restored face only, 0 = input face (default 1)")
     parser.add_argument("--batch-size", type=int, default=8, help="frames whose faces go to the model together")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda or cuda:N (default cpu; under `accelerate launch`, each process's GPU)")
     parser.add_argument("--dtype", choices=["float32", "bf16", "fp16"], default="float32",
                         help="run the model under autocast in this precision (default float32)")
     parser.add_argument("--detect-every", type=int, default=5, help="run the face detector every k frames")
     parser.add_argument("--fade", type=int, default=6, help="frames to fade faces in/out when they (dis)appear")
-    parser.add_argument("--temporal", type=float, nargs=2, default=(0.75, 0.5), metavar=("INPUT", "OUTPUT"),
+    parser.add_argument("--temporal", type=float, nargs=2, default=(0.85, 0.7), metavar=("INPUT", "OUTPUT"),
                         help="strength of the temporal blend of input and restored crops (0 0 = off)")
     parser.add_argument("--max-faces", type=int, default=None, help="restore at most this many faces per frame")
     parser.set_defaults(func=run)
@@ -63,40 +64,50 @@ def output_paths(paths: list[Path], output: str) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from gpen_hf.commands._shard import Shard
     from gpen_hf.pipeline import GPENPipeline
     from gpen_hf.video.io import VideoError
     from gpen_hf.video.restore import restore_video
 
-    paths = expand_videos(args.inputs)
-    if not paths:
+    all_paths = expand_videos(args.inputs)
+    if not all_paths:
         print("gpen-hf restore-video: no input videos found", file=sys.stderr)
         return 2
     if not 0.0 <= args.alpha <= 1.0:
         print(f"gpen-hf restore-video: --alpha must be in [0, 1], got {args.alpha}", file=sys.stderr)
         return 2
-    targets = output_paths(paths, args.output)
+    shard = Shard()  # under `accelerate launch`: this process's share of the videos
+    pairs = shard.split(list(zip(all_paths, output_paths(all_paths, args.output))))
     try:
-        pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=torch.float32, device=args.device)
+        pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=torch.float32, device=shard.device(args.device))
     except (OSError, ValueError, RuntimeError) as err:
         print(f"gpen-hf restore-video: cannot load the model: {err}", file=sys.stderr)
         return 2
     dtype = None if args.dtype == "float32" else args.dtype
     failed: list[str] = []
-    for path, target in zip(paths, targets):
+    frames = 0
+    for path, target in pairs:
         try:
             result = restore_video(pipe, path, target, alpha=args.alpha, batch_size=args.batch_size,
                                    detect_every=args.detect_every, fade=args.fade,
                                    input_strength=args.temporal[0], output_strength=args.temporal[1],
-                                   max_faces=args.max_faces, dtype=dtype)
+                                   max_faces=args.max_faces, dtype=dtype, progress=shard.is_main)
         except (VideoError, ValueError, RuntimeError, OSError) as err:
             failed.append(str(path))
             print(f"FAILED {err if str(path) in str(err) else f'{path}: {err}'}", file=sys.stderr)
             continue
-        print(result.message)
+        print(result.message, flush=True)
+        frames += result.frames
         if not result.complete:
             failed.append(str(path))
+    records = shard.gather([(frames, failed)])
+    failed = [f for _, part in records for f in part]
+    if shard.world > 1 and shard.is_main:
+        print(f"gpen-hf restore-video: {len(all_paths)} video(s){shard.label()}: "
+              f"{sum(r[0] for r in records)} frames written, {len(failed)} failed or incomplete")
     if failed:
-        print(f"gpen-hf restore-video: {len(failed)} of {len(paths)} video(s) failed or are incomplete: "
-              f"{', '.join(failed)}", file=sys.stderr)
+        if shard.is_main:
+            print(f"gpen-hf restore-video: {len(failed)} of {len(all_paths)} video(s) failed or are incomplete: "
+                  f"{', '.join(failed)}", file=sys.stderr)
         return 1
     return 0

@@ -58,7 +58,7 @@ class VideoRestorer:
     """
 
     def __init__(self, pipe: GPENPipeline, rate: float = 25.0, *, alpha: float = 1.0, batch_size: int = 8,
-                 detect_every: int = 5, fade: int = 6, input_strength: float = 0.75, output_strength: float = 0.5,
+                 detect_every: int = 5, fade: int = 6, input_strength: float = 0.85, output_strength: float = 0.7,
                  smooth: bool = True, max_faces: int | None = None, dtype: str | torch.dtype | None = None,
                  memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> None:
         if not 0.0 <= alpha <= 1.0:

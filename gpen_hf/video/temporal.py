@@ -61,8 +61,8 @@ class TemporalBlender:
         speed_scale: face speed (inter-ocular distances per frame) at which the weight has halved.
     """
 
-    def __init__(self, input_strength: float = 0.75, output_strength: float = 0.5, change_levels: float = 10.0,
-                 speed_scale: float = 0.08) -> None:
+    def __init__(self, input_strength: float = 0.85, output_strength: float = 0.7, change_levels: float = 10.0,
+                 speed_scale: float = 0.3) -> None:
         for name, value in (("input_strength", input_strength), ("output_strength", output_strength)):
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
