@@ -42,7 +42,7 @@ from gpen_hf.video.synthetic import (
 
 #: PHOTO[:WxH] — frame size per clip (default --width × --height)
 CLIPS = ["space/examples/skimage__astronaut.jpg:320x240", "space/examples/faceapi__sample3.jpg:640x480",
-         "tests/fixtures/photos/3ddfa-v2__JianzhuGuo.jpg:640x480"]
+         "tests/fixtures/photos/faceapi__sample6_one_face.jpg:640x480"]
 
 
 def read_frames(path: Path) -> list[np.ndarray]:

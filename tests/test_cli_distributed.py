@@ -40,7 +40,7 @@ def model(tmp_path_factory) -> Path:
 def test_restore_splits_a_folder_between_two_processes(model, tmp_path) -> None:
     photos = tmp_path / "in"
     photos.mkdir()
-    for i, name in enumerate(["3ddfa-v2__JianzhuGuo.jpg", "gpen-selfie__20200320.101220_small.jpg"] * 2):
+    for i, name in enumerate(["faceapi__sample6_one_face.jpg", "faceapi__sample2_exif6.jpg"] * 2):
         image = cv2.imread(str(PHOTOS / name))
         cv2.imwrite(str(photos / f"p{i}.jpg"), cv2.resize(image, None, fx=0.5, fy=0.5))
     (photos / "broken.png").write_bytes(b"not a png")
@@ -57,7 +57,7 @@ def test_restore_splits_a_folder_between_two_processes(model, tmp_path) -> None:
 def test_restore_video_splits_a_list_of_videos(model, tmp_path) -> None:
     from gpen_hf.video.synthetic import pan_zoom_transforms, render_clip, write_clip
 
-    image = np.ascontiguousarray(cv2.imread(str(PHOTOS / "3ddfa-v2__JianzhuGuo.jpg"))[:, :, ::-1])
+    image = np.ascontiguousarray(cv2.imread(str(PHOTOS / "faceapi__sample6_one_face.jpg"))[:, :, ::-1])
     frames = render_clip(image, pan_zoom_transforms(6, (96, 72), (image.shape[1], image.shape[0])), (96, 72))
     write_clip(tmp_path / "a.mp4", frames)
     shutil.copyfile(tmp_path / "a.mp4", tmp_path / "b.mp4")

@@ -16,7 +16,7 @@ from gpen_hf.video.restore import VideoRestorer, restore_video
 from gpen_hf.video.synthetic import face_mask, pan_zoom_transforms, render_clip, warping_error, write_clip
 from gpen_hf.video.tracking import FaceTracker, OneEuroFilter
 
-PHOTO = Path(__file__).parent / "fixtures" / "photos" / "3ddfa-v2__JianzhuGuo.jpg"
+PHOTO = Path(__file__).parent / "fixtures" / "photos" / "faceapi__sample6_one_face.jpg"
 SIZE = (160, 120)
 
 
