@@ -15,6 +15,7 @@ from collections.abc import Sequence
 #: subcommand name -> module in gpen_hf.commands
 COMMANDS: dict[str, str] = {
     "restore": "restore",
+    "restore-video": "restore_video",
     "degrade": "degrade",
     "convert": "convert",
     "evaluate": "evaluate",

@@ -7,6 +7,7 @@ all image handling â€” loading, detection, warps, dtype/device moves, blending â
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -285,6 +286,18 @@ class GPENPipeline:
         if upsampler not in self._upsamplers:
             self._upsamplers[upsampler] = get_upsampler(upsampler, self.device)
         return self._upsamplers[upsampler]
+
+    def restore_frames(self, frames: Iterable[np.ndarray], rate: float = 25.0, **kwargs: Any) -> Iterator[np.ndarray]:
+        """Restore a video given as RGB ``uint8`` frames, lazily: a generator of restored frames, in order.
+
+        Faces are tracked and steadied over time (``gpen_hf.video``); keyword arguments go to
+        :class:`~gpen_hf.video.restore.VideoRestorer` (``alpha``, ``batch_size``, ``detect_every``, ...).
+        ``rate`` is the frame rate. Only a short window of frames is held in memory. For files (audio and
+        timing kept) see :func:`gpen_hf.video.restore.restore_video` or ``gpen-hf restore-video``.
+        """
+        from gpen_hf.video.restore import VideoRestorer
+
+        return VideoRestorer(self, rate, **kwargs)(frames)
 
     @staticmethod
     def _output(result: np.ndarray, alpha: np.ndarray | None, restored: list[np.ndarray], crops: list[np.ndarray],

@@ -1,4 +1,4 @@
-"""GPEN face restoration Space: restore photos, a degradation lab, and what model is loaded.
+"""GPEN face restoration Space: restore photos and short videos, a degradation lab, and what model is loaded.
 
 Run locally with ``python space/app.py``; on a Hugging Face Space this file is the ``app_file``. The model is
 ``GPEN_MODEL`` (a ``from_pretrained`` folder, Hub repo id or a name of ``gpen-hf models`` such as ``gpen-bfr-512``)
@@ -21,6 +21,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `lab` (and on a Space, `gpen_hf`) sit here
 import lab
+import video_tab
 
 from gpen_hf.degradation import degrade
 from gpen_hf.image_io import ImageLoadError, load_image, save_image
@@ -368,6 +369,9 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
             random_btn.click(random_lab, None, controls, api_name="lab_random").then(
                 run_lab, [hq_view, *controls], lab_out, api_name=False, concurrency_id="model"
             )
+
+        with gr.Tab("Video"):
+            video_tab.build(lambda: rt.pipe, out_dir)
 
         with gr.Tab("About / model"):
             model_md = gr.Markdown()

@@ -181,3 +181,42 @@ def test_model_dropdown_lists_the_authors_weights_and_greys_out_offline(monkeypa
     about = info.markdown()
     assert "non-commercial" in about and "someone/tiny" in about and "gpen template" in about
     assert "non-commercial" in info.card
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory):
+    import cv2
+
+    from gpen_hf.video.synthetic import pan_zoom_transforms, render_clip, write_clip
+
+    image = np.ascontiguousarray(cv2.imread(str(SMALL_PHOTO))[:, :, ::-1])
+    frames = render_clip(image, pan_zoom_transforms(8, (128, 96), (image.shape[1], image.shape[0])), (128, 96))
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    write_clip(path, frames)
+    return path
+
+
+def test_restore_video_tab(client, small_clip):
+    from gpen_hf.video.io import VideoReader
+
+    before, after, download, summary = client.predict(handle_file(str(small_clip)), 1.0,
+                                                      api_name="/restore_video")
+    assert "**8 frames**" in summary and "1 face track(s)" in summary
+    reader = VideoReader(download)
+    assert len(list(reader.frames())) == 8 and (reader.info.width, reader.info.height) == (128, 96)
+    assert reader.audio is not None and after and before
+
+
+def test_restore_video_tab_limits_and_bad_input(client, small_clip, tmp_path, monkeypatch):
+    load_app_module()
+    import video_tab
+
+    monkeypatch.setattr(video_tab, "MAX_FRAMES", 5)
+    with pytest.raises(AppError, match="has 8 frames; the limit here is 5"):
+        client.predict(handle_file(str(small_clip)), 1.0, api_name="/restore_video")
+    monkeypatch.setattr(video_tab, "MAX_SIDE", 100)
+    with pytest.raises(AppError, match="128×96; the limit here is 100 px"):
+        client.predict(handle_file(str(small_clip)), 1.0, api_name="/restore_video")
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(AppError, match="not a video"):
+        client.predict(handle_file(str(tmp_path / "notes.mp4")), 1.0, api_name="/restore_video")

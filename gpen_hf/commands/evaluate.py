@@ -17,7 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", action="append", metavar="[NAME=]PATH_OR_ID",
                         help="model folder or Hub id (repeatable; default: the shipped model)")
     parser.add_argument("--data", required=True, help="folder of aligned square HQ faces")
-    parser.add_argument("--preset", default="paper", choices=["paper", "gfpgan"], help="degradation preset")
+    parser.add_argument("--preset", default="paper",
+                        help="degradation: a sampling preset (paper, gfpgan) or a fixed one (moderate, severe)")
+    parser.add_argument("--task", choices=["restore", "sr"], default="restore",
+                        help="sr: the paper's face super-resolution, pure ×--scale downsampling, bicubic back")
+    parser.add_argument("--scale", type=int, default=4, help="downsampling factor of --task sr")
     parser.add_argument("--seed", type=int, default=0, help="seed of the degradations")
     parser.add_argument("--resolution", type=int, help="evaluation size (default: the first model's)")
     parser.add_argument("--metrics", default="psnr,ssim,lpips,identity", help="comma-separated metric names")
@@ -57,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
             name: (lambda faces, p=p: p.restore_faces(_resize(faces, p.resolution), batch_size=args.batch_size))
             for name, p in pipelines.items()
         }
-        result = evaluate(args.data, restorers, resolution, preset=args.preset, seed=args.seed,
+        preset = f"sr{args.scale}" if args.task == "sr" else args.preset
+        _check_preset(preset)
+        result = evaluate(args.data, restorers, resolution, preset=preset, seed=args.seed,
                           metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), limit=args.limit,
                           baselines=_baselines(args.baselines))
         table = result.to_markdown()
@@ -71,6 +77,17 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(table)
     return 0
+
+
+def _check_preset(preset: str) -> None:
+    from ..degradation import FIXED_DEGRADATIONS, PRESETS, fixed_degradation
+
+    if preset not in PRESETS:
+        try:
+            fixed_degradation(preset, 128)
+        except ValueError:
+            raise ValueError(f"--preset: unknown {preset!r}; choose from {sorted(PRESETS) + sorted(FIXED_DEGRADATIONS)}"
+                             ", or --task sr --scale N") from None
 
 
 def _baselines(spec: str) -> tuple[str, ...]:

@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
     parser.add_argument("--max-faces", type=int, default=None, help="restore at most this many (largest) faces")
     parser.add_argument("--batch-size", type=int, default=4, help="faces per model call (default 4)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda or cuda:N (default cpu; under `accelerate launch`, each process's GPU)")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
                         help="model precision (default float32)")
     parser.add_argument("--onnx", default=None, metavar="FILE",
@@ -74,30 +75,34 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from gpen_hf.commands._shard import Shard
     from gpen_hf.image_io import ImageLoadError, save_image
     from gpen_hf.pipeline import GPENPipeline
     from gpen_hf.upsample import get_upsampler
 
-    paths = expand_inputs(args.inputs)
-    if not paths:
+    all_paths = expand_inputs(args.inputs)
+    if not all_paths:
         print("gpen-hf restore: no input images found", file=sys.stderr)
         return 2
+    shard = Shard()  # under `accelerate launch`: this process's share of the photos
+    paths = shard.split(all_paths)
     try:
         if args.onnx:
-            if args.model or args.device != "cpu" or args.dtype != "float32":
+            if args.model or args.device not in (None, "cpu") or args.dtype != "float32":
                 raise ValueError("--onnx runs an exported graph on the CPU in float32: drop --model/--device/--dtype")
             pipe = GPENPipeline.from_onnx(args.onnx)
         else:
             pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype),
-                                                device=args.device)
-        upsampler = get_upsampler(args.bg_upsampler, args.device) if args.upscale > 1 else None
+                                                device=shard.device(args.device))
+        upsampler = get_upsampler(args.bg_upsampler, pipe.device) if args.upscale > 1 else None
     except (OSError, ValueError, RuntimeError) as err:
         print(f"gpen-hf restore: cannot load the model: {err}", file=sys.stderr)
         return 2
     outdir = Path(args.output)
     outdir.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []
-    for path in tqdm(paths, desc="restore", unit="img", file=sys.stderr, disable=len(paths) < 2):
+    faces = 0
+    for path in tqdm(paths, desc="restore", unit="img", file=sys.stderr, disable=len(paths) < 2 or not shard.is_main):
         start = time.perf_counter()
         try:
             result = pipe(path, aligned=args.aligned,
@@ -116,11 +121,18 @@ def run(args: argparse.Namespace) -> int:
             for k, (crop, face) in enumerate(zip(result.cropped_faces, result.restored_faces)):
                 save_image(outdir / "faces" / f"{path.stem}_{k:02d}_input.png", crop)
                 save_image(outdir / "faces" / f"{path.stem}_{k:02d}_restored.png", face)
+        faces += result.num_faces
         note = "" if result.num_faces else " (no face found: saved unchanged)"
         tqdm.write(f"{path}: {result.num_faces} face(s), {time.perf_counter() - start:.2f} s -> {target}{note}")
+    records = shard.gather([(len(paths), faces, failed)])
+    failed = [f for _, _, part in records for f in part]
+    if shard.world > 1 and shard.is_main:
+        print(f"gpen-hf restore: {len(all_paths)} image(s){shard.label()}: "
+              f"{sum(r[1] for r in records)} face(s) restored, {len(failed)} failed")
     if failed:
-        print(f"gpen-hf restore: {len(failed)} of {len(paths)} input(s) failed: {', '.join(failed)}",
-              file=sys.stderr)
+        if shard.is_main:
+            print(f"gpen-hf restore: {len(failed)} of {len(all_paths)} input(s) failed: {', '.join(failed)}",
+                  file=sys.stderr)
         return 1
     return 0
 
