@@ -27,12 +27,13 @@ def winograd_tile(in_channel: int, out_channel: int, height: int, width: int) ->
     """The Winograd tile size to use for a 3x3 convolution of this shape, or ``None`` for direct convolution.
 
     A fixed rule read off ``benchmarks/bench_winograd.py`` (2-core AVX2 CPU, fp32, batch 1; table in
-    ``benchmarks/RESULTS.md``): F(4x4) wins where the GEMMs are wide (both channel counts >= 256) and the
-    image has enough tiles (>= 32x32) for the transformed filters (4x the direct filters' size) to pay off.
-    Narrow layers on large images stay direct: there the tile transforms (memory-bound passes) cost more than
-    the multiplies they save. Deterministic, so results never depend on timing noise.
+    ``benchmarks/RESULTS.md``): F(4x4) wins 1.8-2.2x where the GEMMs are wide (both channel counts >= 256) and
+    the layer is big (>= 1024 x 512 channels x 32 x 32 pixels, ~10 GFLOP direct). Smaller layers stay direct
+    (the transformed filters, 4x the direct ones, are read for too few tiles), and so do narrow layers on large
+    images (the tile transforms, memory-bound passes, cost more than the multiplies they save). A rule on the
+    shape only, so results never depend on timing noise.
     """
-    if min(in_channel, out_channel) >= 256 and height * width >= 32 * 32:
+    if min(in_channel, out_channel) >= 256 and in_channel * out_channel * height * width >= 1024 * 512 * 32 * 32:
         return 4
     return None
 
