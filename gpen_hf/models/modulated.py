@@ -25,6 +25,7 @@ from .layers import (
     _lrelu,
     _scaled_weight,
 )
+from .winograd import winograd_conv2d, winograd_tile, winograd_weight
 
 
 class ModulatedConv2d(nn.Module):
@@ -32,7 +33,9 @@ class ModulatedConv2d(nn.Module):
 
     ``impl``: ``"auto"`` (fast: style folded into the weight for batch 1, modulated activations otherwise),
     ``"activations"`` (always modulate activations; any batch size in one graph, used for ONNX export) or
-    ``"grouped"`` (the reference). All compute the same function.
+    ``"grouped"`` (the reference) or ``"winograd"`` (3x3 convolutions of the shapes where
+    :func:`.winograd.winograd_tile` says it is faster run as Winograd F(4x4, 3x3), the rest as ``"auto"``).
+    All compute the same function.
     """
 
     def __init__(
@@ -89,7 +92,11 @@ class ModulatedConv2d(nn.Module):
         n = x.shape[0]
         x = x.contiguous(memory_format=CHANNELS_LAST)
         s = self._style(style, x.device.type)
-        if n == 1 and self.impl == "auto":
+        if self.impl == "winograd" and not self.upsample and self.kernel_size == 3:
+            m = winograd_tile(self.in_channel, self.out_channel, x.shape[2], x.shape[3])
+            if m is not None:
+                return self._forward_winograd(x, s, gain, bias, m)
+        if n == 1 and self.impl in ("auto", "winograd"):
             return self._forward_weight(x, s, gain, bias)
         return self._forward_activations(x, s, gain, bias)
 
@@ -126,6 +133,19 @@ class ModulatedConv2d(nn.Module):
             return self.blur(F.conv_transpose2d(x, weight, stride=2), bias)
         weight = _scaled_weight(w, (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype), x)
         return F.conv2d(x, weight, None if bias is None else bias.to(x.dtype), padding=self.padding)
+
+    def _forward_winograd(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None, m: int):
+        """Winograd F(m x m, 3 x 3) with the shared, transformed weight (cached at inference, like the norms);
+        style and demodulation scale the input and output inside the copies Winograd makes anyway."""
+        key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype, self.weight.device, m)
+        cache = getattr(self, "_winograd_cache", None)
+        if cache is not None and cache[0] == key and not torch.is_grad_enabled() and not _graph_mode():
+            u = cache[1]
+        else:
+            u = winograd_weight(self.weight[0] * self.scale, m)
+            cacheable = not torch.is_grad_enabled() and not _graph_mode()
+            self._winograd_cache = (key, u) if cacheable else None
+        return winograd_conv2d(x, u, m, bias, s, self._factor(s, gain))
 
     def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
         """Any batch: modulate the input, convolve with the shared weight, demodulate (and scale) the output."""
