@@ -20,7 +20,7 @@ from gpen_hf.faces.quality import FaceQuality
 from gpen_hf.metrics.identity import FaceRecognitionNet, face_embedding
 
 #: cosine similarity (input face vs blended face) below which the guard blends back toward the input.
-IDENTITY_THRESHOLD = 0.85
+IDENTITY_THRESHOLD = 0.9
 #: the weights the guard tries, as fractions of the weight it was given (largest one that passes wins).
 GUARD_STEPS = (1.0, 0.75, 0.5, 0.25, 0.0)
 

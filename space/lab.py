@@ -36,6 +36,14 @@ class ModelInfo:
     config: dict[str, Any] = field(default_factory=dict)
     untrained: bool = False
 
+    @property
+    def name(self) -> str:
+        """What to call the model on screen: a Hub repo id as is, a local folder by its name only."""
+        local = Path(self.source)
+        if local.is_dir():
+            return local.resolve().name
+        return self.source
+
     def markdown(self) -> str:
         lines = [f"**Model:** `{self.source}` ({self.how})"]
         local = Path(self.source)
@@ -104,7 +112,9 @@ def is_untrained(card: str) -> bool:
 
 def load_model(model_path: str | None = None, device: str = "cpu") -> tuple[GPENPipeline, ModelInfo]:
     source, how = resolve_model_source(model_path)
-    pipe = GPENPipeline.from_pretrained(source, device=device)
+    # a face-parsing network for the "parsing" paste mask: GPEN_PARSENET = ParseNet weight file
+    pipe = GPENPipeline.from_pretrained(source, device=device,
+                                        parsing_model=os.environ.get("GPEN_PARSENET", "").strip() or None)
     card, config = _read_card_and_config(source)
     config = config or dict(pipe.model.config)
     return pipe, ModelInfo(source, how, card, config, is_untrained(card))

@@ -30,7 +30,7 @@ from gpen_hf.faces.mask import face_region_mask
 
 #: (clean, degraded) levels of each measure; between them its score goes linearly from 0 to 1.
 THRESHOLDS: dict[str, tuple[float, float]] = {"sharpness": (0.08, 0.025), "noise": (1.5, 4.5),
-                                              "blocking": (1.6, 2.6)}
+                                              "blocking": (1.2, 2.2)}
 ANALYSIS_MIN, ANALYSIS_MAX = 64, 512
 _TEMPLATE_IOD = float(np.linalg.norm(FFHQ_TEMPLATE_512[1] - FFHQ_TEMPLATE_512[0]))
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
