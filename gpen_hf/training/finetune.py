@@ -85,8 +85,12 @@ class Validator:
     """Fixed LQ/HQ pairs; logs an HQ | LQ | restored grid, PSNR and (if available) LPIPS."""
 
     def __init__(self, args: argparse.Namespace):
-        data = DegradedPairStream(args.validation_data_dir or args.train_data_dir, args.resolution,
-                                  seed=args.seed + 10_000, preset=args.degradation_preset)
+        if args.validation_data_dir:
+            data = DegradedPairStream(args.validation_data_dir, args.resolution, seed=args.seed + 10_000,
+                                      preset=args.degradation_preset)
+        else:
+            data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed + 10_000,
+                                      preset=args.degradation_preset, manifest_filter=dict(args.manifest_filter or ()))
         items = [data[i] for i in range(args.num_validation_images)]
         self.target = torch.stack([it["target"] for it in items])
         self.lq = torch.stack([it["lq"] for it in items])
@@ -146,7 +150,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         accelerator.init_trackers("gpen_finetune", config={k: v for k, v in vars(args).items()
                                                            if isinstance(v, (int, float, str, bool))})
     data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset,
-                              flip_prob=0.5 if args.random_flip else 0.0, jitter=args.random_jitter)
+                              flip_prob=0.5 if args.random_flip else 0.0, jitter=args.random_jitter,
+                              source_weights=args.source_weights, manifest_filter=dict(args.manifest_filter or ()))
     batches = make_loader(data, args.train_batch_size, accelerator.process_index, accelerator.num_processes,
                           start_batch=global_step * args.gradient_accumulation_steps,
                           num_workers=args.dataloader_num_workers)
