@@ -347,18 +347,18 @@ class GPENPipeline:
             return [crop_mask(kind, self.resolution)] * len(crops)
         if not crops:
             return []
-        from gpen_hf.faces.parsing import face_mask_from_parsing
+        from gpen_hf.faces.parsing import FACE_ONLY_MASK_VALUES, face_mask_from_parsing
 
         net = self.parsing_model
         param = next(net.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
-        size = PARSING_RESOLUTION
+        size = int(getattr(getattr(net, "config", None), "in_size", PARSING_RESOLUTION))
         batch = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in crops])
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0
         with torch.no_grad():
             out = net(x)
         logits = out.parsing_logits if hasattr(out, "parsing_logits") else out
-        hard = np.asarray(face_mask_from_parsing(logits), np.float32)
+        hard = np.asarray(face_mask_from_parsing(logits, FACE_ONLY_MASK_VALUES), np.float32)
         r = self.resolution
         return [feather_parsing_mask(cv2.resize(m, (r, r), interpolation=cv2.INTER_AREA)) for m in hard]
 

@@ -74,7 +74,7 @@ def test_parsing_mask_is_softened_inside_the_region() -> None:
         feather_parsing_mask(np.zeros((10, 12)))
 
 
-@pytest.mark.parametrize("name", ["3ddfa-v2__JianzhuGuo.jpg", "ulfd__imgs_9.jpg"])
+@pytest.mark.parametrize("name", ["faceapi__sample6_one_face.jpg", "faceapi__sample4_top_1200.jpg"])
 def test_identity_model_returns_the_photo_within_half_a_grey_level(name: str) -> None:
     photo = read_rgb(name)
     pipe = GPENPipeline(Identity(), resolution=128)
@@ -94,7 +94,7 @@ def _high_band(image: np.ndarray, aligner: FaceAligner, matrix: np.ndarray) -> n
 
 def test_blurry_model_leaves_the_high_band_of_a_sharp_photo() -> None:
     """A 'model' that returns a blurred face: band-split paste keeps the photo's fine detail, plain paste not."""
-    photo = read_rgb("3ddfa-v2__JianzhuGuo.jpg")
+    photo = read_rgb("faceapi__sample6_one_face.jpg")
     big = cv2.resize(photo, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
     big = cv2.addWeighted(big, 1.8, cv2.GaussianBlur(big, (0, 0), 2), -0.8, 0)  # sharp detail at photo scale
     pipe = GPENPipeline(Identity(), resolution=64)
@@ -126,7 +126,7 @@ def test_noise_in_the_high_band_is_not_kept() -> None:
 
 
 def test_colour_matching_undoes_a_tinted_model() -> None:
-    photo = read_rgb("3ddfa-v2__JianzhuGuo.jpg")
+    photo = read_rgb("faceapi__sample6_one_face.jpg")
     pipe = GPENPipeline(Tinted(), resolution=128)
     kw = {"alpha": 1.0, "identity_guard": False, "output_type": "np"}
     matched = pipe(photo, **kw)
@@ -149,3 +149,18 @@ def test_match_colour_keeps_the_restored_detail() -> None:
     out = match_colour(detail, reference, np.ones((64, 64), np.float32)).astype(np.float64)
     assert np.abs(out.mean(axis=(0, 1)) - (180, 120, 100)).max() < 6
     assert np.corrcoef(out[..., 0].ravel(), detail[..., 0].ravel())[0, 1] > 0.9
+
+
+def test_parsing_mask_with_a_random_weight_parsenet() -> None:
+    from gpen_hf.models.parsenet import ParseNet
+
+    torch.manual_seed(0)
+    net = ParseNet(in_size=64, out_size=64, min_feat_size=16, base_ch=8, res_depth=1, ch_range=(8, 32)).eval()
+    photo = read_rgb("faceapi__sample6_one_face.jpg")
+    pipe = GPENPipeline(Identity(), resolution=64, parsing_model=net)
+    out = pipe(photo, alpha=1.0, mask="parsing", identity_guard=False, output_type="np")
+    assert out.num_faces == 1 and out.image.shape == photo.shape
+    masks = pipe._masks(out.cropped_faces, "parsing")
+    assert masks[0].shape == (64, 64) and 0.0 <= masks[0].min() and masks[0].max() <= 1.0
+    with pytest.raises(ValueError, match="parsing"):
+        GPENPipeline(Identity(), resolution=64)(photo, mask="parsing")

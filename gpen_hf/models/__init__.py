@@ -1,9 +1,10 @@
-"""GPEN networks: layers, the StyleGAN2 prior, the GPEN generator and the discriminator."""
+"""GPEN networks: layers, the StyleGAN2 prior, the GPEN generator, the discriminator and ParseNet."""
 
+from ._checkpoint import OriginalCheckpointError
 from .discriminator import GPENDiscriminator, GPENDiscriminatorOutput
 from .gpen import GPENModel, GPENModelOutput
 from .layers import set_reference_mode
-from .original import OriginalCheckpointError
+from .parsenet import ParseNet, ParseNetOutput
 from .stylegan2 import StyleGAN2Generator
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "GPENModel",
     "GPENModelOutput",
     "OriginalCheckpointError",
+    "ParseNet",
+    "ParseNetOutput",
     "StyleGAN2Generator",
     "set_reference_mode",
 ]
