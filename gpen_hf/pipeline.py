@@ -18,8 +18,12 @@ import torch
 from PIL import Image
 
 from gpen_hf.faces.align import FaceAligner, face_template, transform_points
+from gpen_hf.faces.blend import band_split, match_colour, residual_noise_gain, signal_gate
 from gpen_hf.faces.detect import Detections, FaceDetector
+from gpen_hf.faces.mask import MASK_KINDS, crop_mask, feather_parsing_mask
 from gpen_hf.faces.paste import paste_faces
+from gpen_hf.faces.quality import THRESHOLDS, analysis_crop, estimate_quality, photo_block_region
+from gpen_hf.fidelity import FaceFidelity, IdentityGuard, alpha_from_quality, blend_crops
 from gpen_hf.image_io import ImageInput, load_image, to_pil
 from gpen_hf.runtime import batch_size_for_budget, inference_context
 from gpen_hf.upsample import Upsampler, get_upsampler, lanczos_upsample
@@ -29,6 +33,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "gpen-default"
 #: Activation memory allowed per model call (MiB): ~2 faces of GPEN-512 in float32 (see benchmarks/RESULTS.md).
 DEFAULT_MEMORY_BUDGET_MB = 2048.0
+#: the resolution face-parsing networks (ParseNet) work at
+PARSING_RESOLUTION = 512
 
 
 @dataclass
@@ -37,12 +43,14 @@ class GPENPipelineOutput:
 
     Attributes:
         image: the restored photo (PIL image, RGBA when the input had alpha, or H×W×C uint8 array).
-        restored_faces: model outputs after the ``alpha`` blend, R×R, one per face.
+        restored_faces: model outputs after colour matching and the ``alpha`` blend, R×R, one per face.
         cropped_faces: the aligned input crops fed to the model.
         boxes: N×4 ``x0, y0, x1, y1`` face boxes in input pixels.
         landmarks: N×5×2 landmarks in input pixels.
         scores: detector confidences (1.0 in aligned mode).
         message: a short human-readable summary (e.g. that no face was found and the input is returned).
+        fidelity: per face, the degradation estimate, the blend weight used and the identity check
+            (:class:`gpen_hf.fidelity.FaceFidelity`), i.e. why the face was or wasn't changed.
     """
 
     image: Image.Image | np.ndarray
@@ -52,6 +60,7 @@ class GPENPipelineOutput:
     landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 5, 2), np.float32))
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     message: str = ""
+    fidelity: list[FaceFidelity] = field(default_factory=list)
 
     @property
     def num_faces(self) -> int:
@@ -72,6 +81,27 @@ def _model_resolution(model: torch.nn.Module, resolution: int | None) -> int:
     if value is None:
         raise ValueError("cannot tell the model's resolution: it has no config.resolution; pass resolution=...")
     return int(value)
+
+
+def _blocking_part(quality) -> float:
+    """How JPEG-blocked a face is, 0–1 (closes the band-split's signal gate)."""
+    if quality is None:
+        return 0.0
+    clean, blocked = THRESHOLDS["blocking"]
+    return float(np.clip((quality.blocking - clean) / (blocked - clean), 0.0, 1.0))
+
+
+def load_parsing_model(model: torch.nn.Module | str | Path) -> torch.nn.Module:
+    """A face-parsing network as given, or ParseNet loaded from an official weight file (``ParseNet-latest.pth``)."""
+    if isinstance(model, torch.nn.Module):
+        return model.eval()
+    path = Path(model)
+    if not path.is_file():
+        raise FileNotFoundError(f"face-parsing weights not found: {path} (expected ParseNet-latest.pth or "
+                                "facexlib's parsing_parsenet.pth)")
+    from gpen_hf.models.parsenet import ParseNet
+
+    return ParseNet.from_original_checkpoint(path).eval()
 
 
 def select_faces(dets: Detections, size: tuple[int, int], only_center_face: bool,
@@ -109,11 +139,18 @@ class GPENPipeline:
         aligner: face aligner (default: the template the model's config names, ``face_template``: the authors'
             for their weights, FFHQ for ours, at the model's resolution).
         resolution: the model's input size, when ``model.config.resolution`` does not exist.
+        parsing_model: a face-parsing network for ``mask="parsing"`` (e.g. ``ParseNet``: N×3×512×512 in
+            [-1, 1] to an output with ``.parsing_logits``), or the path of its weight file.
+        identity_guard: the guard used when ``identity_guard=True`` (default: :class:`IdentityGuard`).
     """
 
     def __init__(self, model: torch.nn.Module, detector: FaceDetector | None = None,
-                 aligner: FaceAligner | None = None, resolution: int | None = None) -> None:
+                 aligner: FaceAligner | None = None, resolution: int | None = None,
+                 parsing_model: torch.nn.Module | str | Path | None = None,
+                 identity_guard: IdentityGuard | None = None) -> None:
         self.model = model.eval()
+        self.parsing_model = load_parsing_model(parsing_model) if parsing_model is not None else None
+        self.guard = identity_guard if identity_guard is not None else IdentityGuard()
         use_fastest_path(self.model, self.device)
         self.resolution = _model_resolution(model, resolution)
         self._detector = detector
@@ -126,6 +163,7 @@ class GPENPipeline:
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path | None = None, torch_dtype: torch.dtype | None = None,
                         device: str | torch.device = "cpu", subfolder: str | None = None,
+                        parsing_model: torch.nn.Module | str | Path | None = None,
                         **kwargs: Any) -> GPENPipeline:
         """Load a ``GPENModel`` and wrap it: a folder, Hub repo id, registry name (``"gpen-bfr-512"``, fetched and
         converted on first use) or an authors' ``.pth``; ``None`` means the shipped model."""
@@ -141,7 +179,7 @@ class GPENPipeline:
         if torch_dtype is not None:
             load_kwargs["torch_dtype"] = torch_dtype
         model = GPENModel.from_pretrained(str(path_or_repo_id), **load_kwargs, **kwargs)
-        return cls(model.to(device))
+        return cls(model.to(device), parsing_model=parsing_model)
 
     @classmethod
     def from_onnx(cls, path: str | Path, threads: int | None = None, **kwargs: Any) -> GPENPipeline:
@@ -215,7 +253,10 @@ class GPENPipeline:
         image: ImageInput,
         *,
         aligned: bool = False,
-        alpha: float = 1.0,
+        alpha: float | Literal["auto"] = "auto",
+        mask: str = "face",
+        colour_match: bool = True,
+        identity_guard: bool = True,
         upscale: float = 1.0,
         only_center_face: bool = False,
         max_faces: int | None = None,
@@ -229,7 +270,12 @@ class GPENPipeline:
 
         Args:
             aligned: the input is already an aligned face crop; skip detection and paste-back.
-            alpha: fidelity blend, 1 = model output only, 0 = the input face.
+            alpha: fidelity blend per face: ``"auto"`` (default) from each face's measured degradation (a clean
+                face is left almost as it is), or a number for all faces, 1 = model output, 0 = the input face.
+            mask: where a face is pasted: ``"face"`` (the face region, default), ``"parsing"`` (the pipeline's
+                ``parsing_model``) or ``"square"`` (the whole crop minus a margin).
+            colour_match: give restored faces the photo's low-frequency colour inside the mask.
+            identity_guard: lower a face's ``alpha`` when the blended face's identity strays from the input's.
             upscale: output size factor; the background is resized by ``background_upsampler``.
             only_center_face / max_faces: restore just the face nearest the centre / the largest ones.
             batch_size: faces per model call.
@@ -242,8 +288,13 @@ class GPENPipeline:
         """
         if output_type not in ("pil", "np"):
             raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if alpha != "auto" and (isinstance(alpha, str) or not 0.0 <= float(alpha) <= 1.0):
+            raise ValueError(f"alpha must be 'auto' or a number in [0, 1], got {alpha!r}")
+        if mask not in MASK_KINDS:
+            raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}")
+        if mask == "parsing" and self.parsing_model is None:
+            raise ValueError("mask='parsing' needs a face-parsing model: GPENPipeline(..., parsing_model=...) "
+                             "(CLI: --parsenet PATH)")
         if upscale <= 0:
             raise ValueError(f"upscale must be > 0, got {upscale}")
         loaded = load_image(image)
@@ -257,8 +308,9 @@ class GPENPipeline:
             crops, matrices = [c for c, _ in warped], [m for _, m in warped]
 
         restored = self.restore_faces(crops, batch_size, dtype, memory_budget_mb) if crops else []
-        if alpha < 1.0:
-            restored = [np.rint(alpha * r + (1 - alpha) * c).astype(np.uint8) for r, c in zip(restored, crops)]
+        masks = self._masks(crops, "square" if aligned else mask)
+        if colour_match:
+            restored = [match_colour(r, c, m) for r, c, m in zip(restored, crops, masks)]
 
         upsample = self._upsampler(background_upsampler) if upscale != 1.0 else lanczos_upsample
         background = upsample(rgb, upscale) if upscale != 1.0 else rgb
@@ -268,16 +320,75 @@ class GPENPipeline:
         out_h, out_w = background.shape[:2]
         to_out = np.diag([w / out_w, h / out_h, 1.0])  # output pixels → input pixels
         out_matrices = [np.asarray(m) @ to_out for m in matrices]
+        out_landmarks = dets.landmarks * np.array([out_w / w, out_h / h], np.float32)
+        fidelity = [self._fidelity(r, c, rgb, background, lm, olm, alpha, identity_guard)
+                    for r, c, lm, olm in zip(restored, crops, dets.landmarks, out_landmarks)]
+        noise = [f.quality.noise if f.quality is not None else 0.0 for f in fidelity]
+        blocking = [_blocking_part(f.quality) for f in fidelity]
+        alphas = [f.alpha for f in fidelity]
         if aligned:
-            result = cv2.resize(restored[0], (out_w, out_h),
-                                interpolation=cv2.INTER_AREA if out_w < self.resolution else cv2.INTER_CUBIC)
+            result = self._paste_aligned(background, restored[0], crops[0], alphas[0], noise[0], blocking[0])
+        elif restored:
+            result = paste_faces(background, restored, out_matrices, self.aligner, masks, crops, alphas, noise,
+                                 blocking)
         else:
-            result = paste_faces(background, restored, out_matrices, self.aligner) if restored else background
+            result = background
+        blended = [blend_crops(r, c, a) for r, c, a in zip(restored, crops, alphas)]
         message = (f"{len(crops)} face(s) restored" if crops
                    else "no face found; the input is returned unchanged" + (" (upscaled)" if upscale != 1 else ""))
         if not crops:
             logger.info("%s: %s", loaded.source, message)
-        return self._output(result, out_alpha, restored, crops, dets, message, output_type)
+        out = self._output(result, out_alpha, blended, crops, dets, message, output_type)
+        out.fidelity = fidelity
+        return out
+
+    def _masks(self, crops: list[np.ndarray], kind: str) -> list[np.ndarray]:
+        """Crop-space paste masks, one per face (a parsing mask is computed per face)."""
+        if kind != "parsing":
+            return [crop_mask(kind, self.resolution)] * len(crops)
+        if not crops:
+            return []
+        from gpen_hf.faces.parsing import FACE_ONLY_MASK_VALUES, face_mask_from_parsing
+
+        net = self.parsing_model
+        param = next(net.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        size = int(getattr(getattr(net, "config", None), "in_size", PARSING_RESOLUTION))
+        batch = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in crops])
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0
+        with torch.no_grad():
+            out = net(x)
+        logits = out.parsing_logits if hasattr(out, "parsing_logits") else out
+        hard = np.asarray(face_mask_from_parsing(logits, FACE_ONLY_MASK_VALUES), np.float32)
+        r = self.resolution
+        return [feather_parsing_mask(cv2.resize(m, (r, r), interpolation=cv2.INTER_AREA)) for m in hard]
+
+    def _fidelity(self, restored: np.ndarray, crop: np.ndarray, photo: np.ndarray, background: np.ndarray,
+                  landmarks: np.ndarray, out_landmarks: np.ndarray, alpha: float | str,
+                  guard: bool) -> FaceFidelity:
+        """One face's blend weight: measured (``"auto"``) or given, then checked by the identity guard."""
+        quality = estimate_quality(analysis_crop(background, out_landmarks), None,
+                                   photo_block_region(photo, landmarks))
+        weight = alpha_from_quality(quality) if alpha == "auto" else float(alpha)
+        if not guard or weight <= 0.0:
+            return FaceFidelity(quality, weight)
+        weight_after, similarity, lowered = self.guard(restored, crop, weight)
+        return FaceFidelity(quality, weight_after, similarity, lowered)
+
+    def _paste_aligned(self, photo: np.ndarray, restored: np.ndarray, crop: np.ndarray, alpha: float,
+                       noise: float, blocking: float) -> np.ndarray:
+        """The aligned-input case of the band-split blend: the 'warp' is a plain resize, the mask all ones."""
+        out_h, out_w = photo.shape[:2]
+
+        def up(x: np.ndarray) -> np.ndarray:
+            interp = cv2.INTER_AREA if out_w < self.resolution else cv2.INTER_CUBIC
+            return cv2.resize(x, (out_w, out_h), interpolation=interp).astype(np.float32)
+
+        region, before = photo.astype(np.float32), up(crop)
+        gate = signal_gate(region - before, noise, residual_noise_gain(round(self.resolution / out_w * 20) / 20
+                                                                       or 0.05), blocking)
+        blended = band_split(region, up(restored), before, np.ones((out_h, out_w), np.float32), alpha, gate)
+        return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
     def _upsampler(self, upsampler: Upsampler | str | None) -> Upsampler:
         """A callable for ``background_upsampler``; named ones are loaded once per pipeline."""

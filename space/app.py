@@ -2,7 +2,8 @@
 
 Run locally with ``python space/app.py``; on a Hugging Face Space this file is the ``app_file``. The model is
 ``GPEN_MODEL`` (a ``from_pretrained`` folder, Hub repo id or a name of ``gpen-hf models`` such as ``gpen-bfr-512``)
-or else ``gpen_hf/assets/gpen-default``; the About tab's dropdown switches between those names. Every
+or else ``gpen_hf/assets/gpen-default``; the About tab's dropdown switches between those names.
+``GPEN_PARSENET`` (a ParseNet weight file) adds the face-parsing paste mask. Every
 event has an ``api_name``, so the app can be driven from ``gradio_client`` too.
 """
 
@@ -101,10 +102,10 @@ class Runtime:
 def _banner(info: lab.ModelInfo) -> str:
     if info.untrained:
         return (
-            f"> ⚠️ **The loaded model has random, untrained weights** (`{info.source}`): results "
+            f"> ⚠️ **The loaded model has random, untrained weights** (`{info.name}`): results "
             "are meaningless. See the *About / model* tab."
         )
-    return f"Model: `{info.source}` · {info.config.get('resolution', '?')} px faces"
+    return f"Model: `{info.name}` · {info.config.get('resolution', '?')} px faces"
 
 
 def _lab_view(label: str, **extra) -> gr.Image:
@@ -121,8 +122,11 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
 
     # ------------------------------------------------------------------ restore
     def restore(photo: str | None, alpha: float, upscale: float, only_center_face: bool, aligned: bool,
-                bg_sr: bool = False):
-        """Restore every face of a photo; returns (before, after), face pairs, the PNG and a summary."""
+                auto_fidelity: bool = True, mask: str = "face", bg_sr: bool = False):
+        """Restore every face of a photo; returns (before, after), face pairs, the PNG and a summary.
+
+        ``auto_fidelity`` measures each face's degradation and sets its blend (the ``alpha`` slider is then
+        ignored); each face's caption says what was measured and used."""
         if photo is None:
             raise gr.Error("No photo: upload, paste or take one first.")
         try:
@@ -145,7 +149,8 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         out = pipe(
             image,
             aligned=aligned,
-            alpha=float(alpha),
+            alpha="auto" if auto_fidelity else float(alpha),
+            mask=mask,
             upscale=float(upscale),
             only_center_face=only_center_face,
             background_upsampler="realesrnet-x2" if bg_sr else "lanczos",
@@ -163,12 +168,12 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         factor = min(1.0, DISPLAY_SIDE / max(ow, oh))
         slider = (lanczos_upsample(before, factor), lanczos_upsample(result[:, :, :3], factor))
         faces = [
-            (np.hstack([c, r]), f"face {i + 1}: cropped | restored (detector score {s:.2f})")
-            for i, (c, r, s) in enumerate(zip(out.cropped_faces, out.restored_faces, out.scores))
+            (np.hstack([c, r]), f"face {i + 1}: cropped | restored · {f.summary()} · detector score {s:.2f}")
+            for i, (c, r, s, f) in enumerate(zip(out.cropped_faces, out.restored_faces, out.scores, out.fidelity))
         ]
         summary = (
             f"**{out.num_faces} face(s)** restored in **{seconds:.2f} s** · {_megapixels(w, h)} → "
-            f"{_megapixels(ow, oh)} · model `{Path(rt.info.source).name}` ({pipe.resolution} px)"
+            f"{_megapixels(ow, oh)} · model `{rt.info.name}` ({pipe.resolution} px)"
         )
         if out.num_faces == 0:
             gr.Warning(
@@ -257,13 +262,25 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=2):
                     photo = photo_input(label="Photo", sources=["upload", "clipboard", "webcam"], height=360)
+                    auto_fidelity = gr.Checkbox(
+                        value=True,
+                        label="Automatic fidelity (per face)",
+                        info="measure each face's blur, noise and JPEG blocking: clean faces are left "
+                        "almost as they are, degraded ones fully restored",
+                    )
                     alpha = gr.Slider(
                         0,
                         1,
                         value=1.0,
                         step=0.05,
-                        label="Fidelity blend α",
+                        label="Fidelity blend α (when not automatic)",
                         info="1 = restored face only, 0 = the input face",
+                    )
+                    mask_kind = gr.Radio(
+                        ["face", "parsing", "square"] if rt.pipe.parsing_model is not None else ["face", "square"],
+                        value="face",
+                        label="Paste mask",
+                        info="face: the face region only (hair, ears, background stay the photo's)",
                     )
                     upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale")
                     with gr.Row():
@@ -295,7 +312,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                     )
             run_btn.click(
                 restore,
-                [photo, alpha, upscale, only_center, aligned, bg_sr],
+                [photo, alpha, upscale, only_center, aligned, auto_fidelity, mask_kind, bg_sr],
                 [slider, faces, download, summary],
                 api_name="restore",
                 concurrency_id="model",

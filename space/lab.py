@@ -38,6 +38,14 @@ class ModelInfo:
     config: dict[str, Any] = field(default_factory=dict)
     untrained: bool = False
 
+    @property
+    def name(self) -> str:
+        """What to call the model on screen: a Hub repo id as is, a local folder by its name only."""
+        local = Path(self.source)
+        if local.is_dir():
+            return local.resolve().name
+        return self.source
+
     def markdown(self) -> str:
         lines = [f"**Model:** `{self.source}` ({self.how})"]
         local = Path(self.source)
@@ -133,7 +141,9 @@ def load_model(model_path: str | None = None, device: str = "cpu") -> tuple[GPEN
     if source == SHIPPED_CHOICE:
         source, how = str(DEFAULT_MODEL_DIR), "the shipped default model"
     folder, subfolder = pretrained_folder(source)  # fetches/converts once; one-line errors
-    pipe = GPENPipeline.from_pretrained(folder, subfolder=subfolder, device=device)
+    # GPEN_PARSENET (a ParseNet weight file) adds the face-parsing paste mask
+    pipe = GPENPipeline.from_pretrained(folder, subfolder=subfolder, device=device,
+                                        parsing_model=os.environ.get("GPEN_PARSENET", "").strip() or None)
     card, config = _read_card_and_config(folder / subfolder if subfolder else folder)
     config = config or dict(pipe.model.config)
     return pipe, ModelInfo(source, how, card, config, is_untrained(card))
