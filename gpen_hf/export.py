@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .models import GPENModel, set_reference_mode
-from .models.layers import ModulatedConv2d
+from .models.modulated import ModulatedConv2d
 
 DEFAULT_OPSET = 17
 

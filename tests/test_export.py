@@ -52,7 +52,7 @@ def test_onnxruntime_matches_pytorch(model: GPENModel, tmp_path: Path, dynamic_b
 
 def set_modes_restored(model: GPENModel) -> bool:
     """Export must leave the model's modulated convolutions in their previous (default) mode."""
-    from gpen_hf.models.layers import ModulatedConv2d
+    from gpen_hf.models.modulated import ModulatedConv2d
 
     return all(m.impl == "auto" for m in model.modules() if isinstance(m, ModulatedConv2d))
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from gpen_hf import GPENDiscriminator, GPENModel, set_reference_mode
-from gpen_hf.models.layers import ConvLayer, ModulatedConv2d, StyledConv, ToRGB
+from gpen_hf.models.layers import ConvLayer
+from gpen_hf.models.modulated import ModulatedConv2d, StyledConv, ToRGB
 from gpen_hf.models.upfirdn import blur2d, depthwise_kernel, upfirdn2d, upfirdn2d_reference, upsample2d
 
 TOL = 1e-5

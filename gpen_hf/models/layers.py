@@ -28,38 +28,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .upfirdn import blur2d, depthwise_kernel, make_kernel, upfirdn2d, upfirdn2d_reference, upsample2d
+from ._ops import CHANNELS_LAST, SQRT2, graph_mode, lrelu, scaled_weight
+from .upfirdn import blur2d, depthwise_kernel, make_kernel, upfirdn2d_reference, upsample2d
 
-__all__ = ["make_kernel", "set_reference_mode", "upfirdn2d", "upfirdn2d_reference"]
-
-SQRT2 = math.sqrt(2.0)
-CHANNELS_LAST = torch.channels_last
-
-
-def _inplace_ok() -> bool:
-    """In-place activations only when no autograd graph is recorded (inference): zero risk for training."""
-    return not torch.is_grad_enabled()
-
-
-def _graph_mode() -> bool:
-    """Recording a graph (ONNX tracing, torch.compile): no Python-side caches, no ``out=`` arguments."""
-    return torch.jit.is_tracing() or torch.compiler.is_compiling()
-
-
-def _scaled_weight(weight: torch.Tensor, factor: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
-    """``weight * factor`` in ``x``'s dtype, written straight in ``x``'s memory format at inference (oneDNN
-    would otherwise copy an NCHW weight to channels_last on every call)."""
-    if torch.is_grad_enabled() or _graph_mode() or weight.dtype != x.dtype:
-        return (weight * factor).to(x.dtype)
-    fmt = CHANNELS_LAST if x.is_contiguous(memory_format=CHANNELS_LAST) else torch.contiguous_format
-    out = torch.empty(weight.shape, dtype=x.dtype, device=x.device, memory_format=fmt)
-    return torch.mul(weight, factor, out=out)
-
-
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    """Leaky ReLU (slope 0.2) of an already gain-scaled tensor: ``sqrt2*lrelu(v) == lrelu(sqrt2*v)``."""
-    return F.leaky_relu(x, 0.2, inplace=_inplace_ok())
-
+__all__ = [
+    "Blur",
+    "ConvLayer",
+    "EqualConv2d",
+    "EqualLinear",
+    "FusedLeakyReLU",
+    "PixelNorm",
+    "ResBlock",
+    "ScaledLeakyReLU",
+    "Upsample",
+    "fused_leaky_relu",
+    "set_reference_mode",
+]
 
 class _FIR(nn.Module):
     """Shared parts of the FIR modules: the official ``kernel`` buffer, the mode flag, a derived-kernel cache.
@@ -77,7 +61,7 @@ class _FIR(nn.Module):
 
     def depthwise(self, channels: int, dtype: torch.dtype) -> torch.Tensor:
         key = (channels, dtype, self.kernel.device, self.kernel.data_ptr(), self.kernel._version)
-        if self._cache is None or self._cache[0] != key or _graph_mode():
+        if self._cache is None or self._cache[0] != key or graph_mode():
             self._cache = (key, depthwise_kernel(self.kernel, channels, dtype))
         return self._cache[1]
 
@@ -176,7 +160,7 @@ class EqualLinear(nn.Module):
     def scaled_weight(self) -> torch.Tensor:
         """``weight * scale``; cached at inference (the mapping, style and final linears rescale ~40 M values
         per forward otherwise), recomputed when autograd records, in reference mode or when it changes."""
-        if self.reference or torch.is_grad_enabled() or _graph_mode():
+        if self.reference or torch.is_grad_enabled() or graph_mode():
             return self.weight * self.scale
         key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype, self.weight.device)
         cache = getattr(self, "_weight_cache", None)
@@ -259,9 +243,9 @@ class ConvLayer(nn.Sequential):
         act = layers[1]
         bias = act.bias if isinstance(act, FusedLeakyReLU) else conv.bias
         bias = bias * SQRT2 if bias is not None else None
-        weight = _scaled_weight(conv.weight, conv.scale * SQRT2, x)
+        weight = scaled_weight(conv.weight, conv.scale * SQRT2, x)
         out = F.conv2d(x, weight, bias, stride=conv.stride, padding=conv.padding)
-        return _lrelu(out)
+        return lrelu(out)
 
 
 class ResBlock(nn.Module):
@@ -276,18 +260,6 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.conv2(self.conv1(x)) + self.skip(x)) / SQRT2
-
-
-_MODULATED = ("ConstantInput", "ModulatedConv2d", "NoiseInjection", "StyledConv", "ToRGB")
-
-
-def __getattr__(name: str):
-    """The style-modulated layers live in :mod:`.modulated`; importing them from here keeps working."""
-    if name in _MODULATED:
-        from . import modulated
-
-        return getattr(modulated, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def set_reference_mode(model: nn.Module, enabled: bool = True) -> nn.Module:

@@ -2,7 +2,7 @@
 
 Each has the reference path of the authors (per-sample weights, grouped convolution, unfused bias/activation)
 and the fast path described in :mod:`.layers`; ``ModulatedConv2d.impl`` selects it (see
-:func:`.layers.set_reference_mode`). Imported from :mod:`.layers` as well, where they used to live.
+:func:`.layers.set_reference_mode`).
 """
 
 from __future__ import annotations
@@ -14,17 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (
-    CHANNELS_LAST,
-    SQRT2,
-    Blur,
-    EqualLinear,
-    FusedLeakyReLU,
-    Upsample,
-    _graph_mode,
-    _lrelu,
-    _scaled_weight,
-)
+from ._ops import CHANNELS_LAST, SQRT2, graph_mode, lrelu, scaled_weight
+from .layers import Blur, EqualLinear, FusedLeakyReLU, Upsample
+
+__all__ = ["ConstantInput", "ModulatedConv2d", "NoiseInjection", "StyledConv", "ToRGB"]
 
 
 class ModulatedConv2d(nn.Module):
@@ -101,7 +94,7 @@ class ModulatedConv2d(nn.Module):
         """
         w = self.weight[0]
         key = (w.data_ptr(), self.weight._version, w.dtype, w.device)
-        cacheable = not torch.is_grad_enabled() and not _graph_mode()
+        cacheable = not torch.is_grad_enabled() and not graph_mode()
         cache = getattr(self, "_norms_cache", None)
         if cacheable and cache is not None and cache[0] == key:
             return cache[1]
@@ -122,9 +115,9 @@ class ModulatedConv2d(nn.Module):
         w = self.weight[0]
         if self.upsample:  # conv_transpose2d wants (in, out, k, k)
             outer = s[0].view(-1, 1, 1, 1) * factor.view(1, -1, 1, 1)
-            weight = _scaled_weight(w.transpose(0, 1), outer.to(w.dtype), x)
+            weight = scaled_weight(w.transpose(0, 1), outer.to(w.dtype), x)
             return self.blur(F.conv_transpose2d(x, weight, stride=2), bias)
-        weight = _scaled_weight(w, (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype), x)
+        weight = scaled_weight(w, (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype), x)
         return F.conv2d(x, weight, None if bias is None else bias.to(x.dtype), padding=self.padding)
 
     def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
@@ -239,7 +232,7 @@ class StyledConv(nn.Module):
                 out = torch.cat((out, extra), dim=1)
             else:
                 out = torch.addcmul(out, noise, scale)
-        return _lrelu(out)
+        return lrelu(out)
 
 
 class ToRGB(nn.Module):

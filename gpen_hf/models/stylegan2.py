@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .layers import ConstantInput, EqualLinear, PixelNorm, StyledConv, ToRGB
+from .layers import EqualLinear, PixelNorm
+from .modulated import ConstantInput, StyledConv, ToRGB
 
 NOISE_MODES = ("concat", "add", "none")
 
