@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from gpen_hf import GPENModel, set_reference_mode
+from gpen_hf import GPENModel, set_implementation
 from gpen_hf.runtime import inference_context, tune_cpu_allocator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def cmd_photo(args: argparse.Namespace) -> None:
         times: dict[str, list[float]] = {m: [] for m in modes}
         for rep in range(args.repeats + 1):  # first round is warm-up
             for name, (runner, reference, dtype) in modes.items():
-                set_reference_mode(model, reference)
+                set_implementation(model, "grouped" if reference else "folded")
                 start = time.perf_counter()
                 with inference_context("cpu", dtype):
                     out = runner(photo, output_type="np")
@@ -143,7 +143,7 @@ def child_table(resolution: int, backend: str, dtype: str, repeats: int) -> dict
                 run()
                 times.append(time.perf_counter() - start)
     else:
-        set_reference_mode(model, backend == "pytorch-reference")
+        set_implementation(model, "grouped" if backend == "pytorch-reference" else "folded")
         times = []
         for _ in range(repeats + 1):
             start = time.perf_counter()
@@ -217,7 +217,7 @@ def interleaved_times(resolution: int, configs: list[tuple[str, str]], repeats: 
         if backend == "onnx":
             session.run(None, {"sample": x.numpy()})
             return
-        set_reference_mode(model, backend == "pytorch-reference")
+        set_implementation(model, "grouped" if backend == "pytorch-reference" else "folded")
         with inference_context("cpu", None if dtype == "fp32" else dtype):
             model(x)
 

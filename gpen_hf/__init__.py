@@ -10,7 +10,7 @@ from .models import (
     GPENModelOutput,
     OriginalCheckpointError,
     StyleGAN2Generator,
-    set_reference_mode,
+    set_implementation,
 )
 from .pipeline import GPENPipeline, GPENPipelineOutput
 
@@ -26,5 +26,5 @@ __all__ = [
     "StyleGAN2Generator",
     "degrade",
     "sample",
-    "set_reference_mode",
+    "set_implementation",
 ]

@@ -94,14 +94,14 @@ def select_faces(dets: Detections, size: tuple[int, int], only_center_face: bool
 
 
 def use_fastest_path(model: torch.nn.Module, device: torch.device) -> None:
-    """Pick the forward path measured fastest on ``device`` (same maths; on CPU the outputs agree within 5e-6).
+    """Pick the implementation measured fastest on ``device`` (same maths; on CPU the outputs agree within 5e-6).
 
-    On CPUs the fast path (channels_last, depthwise FIR convolutions, style folded into weights) wins 1.4–2x; on
-    CUDA the grouped-convolution reference path was 4–29 % faster (H200, ``benchmarks/RESULTS.md``, GPU).
+    On CPUs ``"folded"`` (channels_last, depthwise FIR convolutions, style folded into weights) wins 1.4–2x; on
+    CUDA the authors' ``"grouped"`` form was 4–29 % faster (H200, ``benchmarks/RESULTS.md``, GPU).
     """
-    from gpen_hf.models.layers import set_reference_mode
+    from gpen_hf.models.implementation import set_implementation
 
-    set_reference_mode(model, device.type == "cuda")
+    set_implementation(model, "grouped" if device.type == "cuda" else "folded")
 
 
 class GPENPipeline:

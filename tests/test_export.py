@@ -47,14 +47,14 @@ def test_onnxruntime_matches_pytorch(model: GPENModel, tmp_path: Path, dynamic_b
         expected = _pytorch(model, x)
         assert got.shape == expected.shape == (batch, 3, 32, 32)
         assert np.abs(got - expected).max() < 1e-3
-    assert set_modes_restored(model)
+    assert left_folded(model)
 
 
-def set_modes_restored(model: GPENModel) -> bool:
-    """Export must leave the model's modulated convolutions in their previous (default) mode."""
+def left_folded(model: GPENModel) -> bool:
+    """Export leaves the model in the default (folded) implementation."""
     from gpen_hf.models.modulated import ModulatedConv2d
 
-    return all(m.impl == "auto" for m in model.modules() if isinstance(m, ModulatedConv2d))
+    return all(m.impl == "folded" for m in model.modules() if isinstance(m, ModulatedConv2d))
 
 
 def test_cli_export_onnx(model: GPENModel, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gpen_hf import GPENDiscriminator, GPENModel, set_reference_mode
+from gpen_hf import GPENDiscriminator, GPENModel, set_implementation
 from gpen_hf.models.layers import ConvLayer
 from gpen_hf.models.modulated import ModulatedConv2d, StyledConv, ToRGB
 from gpen_hf.models.upfirdn import blur2d, depthwise_kernel, upfirdn2d, upfirdn2d_reference, upsample2d
@@ -50,15 +50,11 @@ def test_upsample2d_matches_reference(ksize: int, pad: tuple[int, int]) -> None:
                                rtol=0)
 
 
-def _fast_and_reference(module: torch.nn.Module, *inputs: torch.Tensor, impl: str = "auto"):
-    """Forward + backward in both modes; returns ((out, grads) fast, (out, grads) reference)."""
+def _folded_and_grouped(module: torch.nn.Module, *inputs: torch.Tensor):
+    """Forward + backward folded and grouped; returns ((out, grads) folded, (out, grads) grouped)."""
     results = []
-    for reference in (False, True):
-        set_reference_mode(module, reference)
-        if not reference:
-            for m in module.modules():
-                if isinstance(m, ModulatedConv2d):
-                    m.impl = impl
+    for impl in ("folded", "grouped"):
+        set_implementation(module, impl)
         module.zero_grad()
         leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
         out = module(*leaves)
@@ -76,13 +72,12 @@ def _assert_same(fast, ref, atol: float = TOL, rtol: float = 1e-4) -> None:
 
 
 @pytest.mark.parametrize("batch", [1, 3])
-@pytest.mark.parametrize("impl", ["auto", "activations"])
 @pytest.mark.parametrize(("kernel", "upsample", "demodulate"), [(3, False, True), (3, True, True), (1, False, False)])
-def test_modulated_conv(batch: int, impl: str, kernel: int, upsample: bool, demodulate: bool) -> None:
+def test_modulated_conv(batch: int, kernel: int, upsample: bool, demodulate: bool) -> None:
     torch.manual_seed(0)
     conv = ModulatedConv2d(6, 5, kernel, 8, demodulate=demodulate, upsample=upsample)
     x, style = torch.randn(batch, 6, 8, 8), torch.randn(batch, 8)
-    fast, ref = _fast_and_reference(conv, x, style, impl=impl)
+    fast, ref = _folded_and_grouped(conv, x, style)
     assert fast[0].shape == (batch, 5, 16 if upsample else 8, 16 if upsample else 8)
     _assert_same(fast, ref)
 
@@ -101,9 +96,9 @@ def test_styled_conv(batch: int, noise_mode: str, upsample: bool) -> None:
     noise = torch.randn(batch, 4 if noise_mode == "concat" else 1, size, size)
     x, style = torch.randn(batch, 6, 8, 8), torch.randn(batch, 8)
     if noise_mode == "none":
-        fast, ref = _fast_and_reference(layer, x, style)
+        fast, ref = _folded_and_grouped(layer, x, style)
     else:
-        fast, ref = _fast_and_reference(layer, x, style, noise)
+        fast, ref = _folded_and_grouped(layer, x, style, noise)
     _assert_same(fast, ref)
 
 
@@ -113,7 +108,7 @@ def test_to_rgb_with_skip(batch: int) -> None:
     layer = ToRGB(6, 8)
     with torch.no_grad():
         layer.bias.normal_()
-    fast, ref = _fast_and_reference(layer, torch.randn(batch, 6, 8, 8), torch.randn(batch, 8),
+    fast, ref = _folded_and_grouped(layer, torch.randn(batch, 6, 8, 8), torch.randn(batch, 8),
                                     torch.randn(batch, 3, 4, 4))
     _assert_same(fast, ref)
 
@@ -128,7 +123,7 @@ def test_conv_layer(kernel: int, downsample: bool, bias: bool, activate: bool) -
         for p in layer.parameters():
             if p.ndim == 1:
                 p.normal_()
-    fast, ref = _fast_and_reference(layer, torch.randn(2, 5, 8, 8))
+    fast, ref = _folded_and_grouped(layer, torch.randn(2, 5, 8, 8))
     _assert_same(fast, ref)
 
 
@@ -153,7 +148,7 @@ def test_gpen_model_fast_equals_reference(batch: int) -> None:
         def forward(self, sample: torch.Tensor) -> torch.Tensor:
             return self.model(sample).sample
 
-    fast, ref = _fast_and_reference(Wrapper(), x)
+    fast, ref = _folded_and_grouped(Wrapper(), x)
     _assert_same(fast, ref, atol=1e-4, rtol=1e-3)  # gradients through ~20 layers: float32 summation order
 
 
@@ -169,7 +164,7 @@ def test_discriminator_fast_equals_reference() -> None:
         def forward(self, sample: torch.Tensor) -> torch.Tensor:
             return self.disc(sample)[0]
 
-    fast, ref = _fast_and_reference(Wrapper(), torch.rand(2, 3, 32, 32) * 2 - 1)
+    fast, ref = _folded_and_grouped(Wrapper(), torch.rand(2, 3, 32, 32) * 2 - 1)
     _assert_same(fast, ref)
 
 
@@ -185,15 +180,29 @@ def test_inference_caches_follow_weight_updates() -> None:
     model.load_state_dict(other.state_dict())
     with torch.inference_mode():
         out = model(x).sample
-        expected = set_reference_mode(other, True)(x).sample
+        expected = set_implementation(other, "grouped")(x).sample
     torch.testing.assert_close(out, expected, atol=5e-5, rtol=0)
 
 
-def test_fast_path_output_is_contiguous_and_reference_mode_switches_back() -> None:
+def test_fast_path_output_is_contiguous_and_implementation_switches_back() -> None:
     model = GPENModel(**TINY).eval()
-    set_reference_mode(model, True)
+    set_implementation(model, "grouped")
     assert all(m.impl == "grouped" for m in model.modules() if isinstance(m, ModulatedConv2d))
-    set_reference_mode(model, False)
-    assert all(m.impl == "auto" for m in model.modules() if isinstance(m, ModulatedConv2d))
+    set_implementation(model, "folded")
+    assert all(m.impl == "folded" for m in model.modules() if isinstance(m, ModulatedConv2d))
+    with pytest.raises(ValueError, match="unknown implementation 'reference'; choose from"):
+        set_implementation(model, "reference")
     with torch.no_grad():
         assert model(torch.zeros(2, 3, 32, 32)).sample.is_contiguous()
+
+
+def test_a_model_used_for_inference_still_trains() -> None:
+    """Inference caches are never handed to autograd (an inference-mode FIR kernel once was)."""
+    model = GPENModel(**TINY)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.inference_mode():
+        expected = model(x).sample
+    out = model(x).sample
+    out.sum().backward()
+    torch.testing.assert_close(out.detach(), expected, atol=0, rtol=0)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

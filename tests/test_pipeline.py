@@ -138,18 +138,19 @@ def test_with_a_real_tiny_gpen_model(tmp_path: Path) -> None:
 
 
 def test_pipeline_picks_the_path_measured_fastest_on_its_device() -> None:
-    from gpen_hf import set_reference_mode
+    from gpen_hf import set_implementation
     from gpen_hf.models.gpen import GPENModel
     from gpen_hf.models.modulated import ModulatedConv2d
     from gpen_hf.pipeline import use_fastest_path
 
-    model = set_reference_mode(GPENModel(resolution=16, style_dim=32, n_mlp=1, channel_multiplier=1, narrow=0.125))
+    model = set_implementation(GPENModel(resolution=16, style_dim=32, n_mlp=1, channel_multiplier=1, narrow=0.125),
+                               "grouped")
 
     def impls() -> set[str]:
         return {m.impl for m in model.modules() if isinstance(m, ModulatedConv2d)}
 
     GPENPipeline(model)  # on the CPU: the fast path
-    assert impls() == {"auto"}
+    assert impls() == {"folded"}
     use_fastest_path(model, torch.device("cuda"))  # only flags: no GPU needed to check the choice
     assert impls() == {"grouped"}
 

@@ -2,16 +2,17 @@
 
 from .discriminator import GPENDiscriminator, GPENDiscriminatorOutput
 from .gpen import GPENModel, GPENModelOutput
-from .layers import set_reference_mode
+from .implementation import IMPLEMENTATIONS, set_implementation
 from .original import OriginalCheckpointError
 from .stylegan2 import StyleGAN2Generator
 
 __all__ = [
+    "IMPLEMENTATIONS",
     "GPENDiscriminator",
     "GPENDiscriminatorOutput",
     "GPENModel",
     "GPENModelOutput",
     "OriginalCheckpointError",
     "StyleGAN2Generator",
-    "set_reference_mode",
+    "set_implementation",
 ]
