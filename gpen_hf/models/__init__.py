@@ -1,9 +1,10 @@
-"""GPEN networks: layers, the StyleGAN2 prior, the GPEN generator and the discriminator."""
+"""GPEN networks: layers, the StyleGAN2 prior (alone: stage 1), the GPEN generator and the discriminator."""
 
 from .discriminator import GPENDiscriminator, GPENDiscriminatorOutput
 from .gpen import GPENModel, GPENModelOutput
 from .implementation import IMPLEMENTATIONS, set_implementation
 from .original import OriginalCheckpointError
+from .prior import StyleGAN2Prior
 from .stylegan2 import StyleGAN2Generator
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "GPENModelOutput",
     "OriginalCheckpointError",
     "StyleGAN2Generator",
+    "StyleGAN2Prior",
     "set_implementation",
 ]
