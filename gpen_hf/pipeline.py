@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gpen_hf.faces.align import FaceAligner, transform_points
+from gpen_hf.faces.align import FaceAligner, resize_face, transform_points
 from gpen_hf.faces.detect import Detections, FaceDetector
 from gpen_hf.faces.paste import paste_faces
 from gpen_hf.image_io import ImageInput, load_image, to_pil
@@ -202,8 +202,7 @@ class GPENPipeline:
         """The whole input is one aligned face: resize to R×R; its 'matrix' is the plain resize."""
         h, w = rgb.shape[:2]
         r = self.resolution
-        interp = cv2.INTER_AREA if max(h, w) > r else cv2.INTER_CUBIC
-        crop = cv2.resize(rgb, (r, r), interpolation=interp)
+        crop = resize_face(rgb, r)
         matrix = np.array([[r / w, 0, 0], [0, r / h, 0]], np.float64)
         landmarks = transform_points(self.aligner.template, np.array([[w / r, 0, 0], [0, h / r, 0]]))
         dets = Detections(np.array([[0, 0, w, h]], np.float32), landmarks[None].astype(np.float32),

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `lab` (and on a Spac
 import lab
 
 from gpen_hf.degradation import degrade
+from gpen_hf.faces.align import resize_face
 from gpen_hf.image_io import ImageLoadError, load_image, save_image
 from gpen_hf.metrics import FaceMetrics
 from gpen_hf.pipeline import lanczos_upsample
@@ -185,7 +186,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         except ValueError as err:
             raise gr.Error(f"Bad degradation parameter: {err}")
         pipe = rt.pipe
-        hq = lab.to_resolution(np.asarray(hq, np.uint8)[:, :, :3], pipe.resolution)
+        hq = resize_face(np.asarray(hq, np.uint8)[:, :, :3], pipe.resolution)
         lq = degrade(hq, params)
         restored = pipe.restore_faces([lq])[0]
         rows = lab.metric_rows(rt.metrics, hq, lq, restored)

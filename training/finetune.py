@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from gpen_hf.degradation import PRESETS
 from gpen_hf.training.data import MAX_JITTER
 from gpen_hf.training.finetune import run
 from gpen_hf.training.setup import add_architecture_args, add_common_args
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--alpha", type=float, default=1.0, help="Weight of the L1 content loss L_C.")
     a("--beta", type=float, default=0.02, help="Weight of the feature-matching loss L_F.")
     a("--perceptual_weight", type=float, default=0.0, help="Extra LPIPS loss weight (off in the paper).")
-    a("--degradation_preset", choices=["paper", "gfpgan"], default="paper",
+    a("--degradation_preset", choices=list(PRESETS), default="paper",
       help="Synthetic degradation: the paper's (blur, ↓10–200 on 1024 px, noise, JPEG 5–50) or GFPGAN's.")
     a("--random_flip", action="store_true",
       help="Mirror HQ faces at random before degrading them (doubles the distinct faces of a small set).")

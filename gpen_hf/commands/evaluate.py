@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gpen_hf.degradation import PRESETS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -17,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", action="append", metavar="[NAME=]PATH_OR_ID",
                         help="model folder or Hub id (repeatable; default: the shipped model)")
     parser.add_argument("--data", required=True, help="folder of aligned square HQ faces")
-    parser.add_argument("--preset", default="paper", choices=["paper", "gfpgan"], help="degradation preset")
+    parser.add_argument("--preset", default="paper", choices=list(PRESETS), help="degradation preset")
     parser.add_argument("--seed", type=int, default=0, help="seed of the degradations")
     parser.add_argument("--resolution", type=int, help="evaluation size (default: the first model's)")
     parser.add_argument("--metrics", default="psnr,ssim,lpips,identity", help="comma-separated metric names")

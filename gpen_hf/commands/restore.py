@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm"}
+from gpen_hf.image_io import IMAGE_EXTENSIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
