@@ -173,18 +173,19 @@ class GPENPipeline:
         use_fastest_path(self.model, self.device)
         return self
 
-    def restore_faces(self, crops: list[np.ndarray], batch_size: int = 4, dtype: str | torch.dtype | None = None,
+    def restore_faces(self, crops: list[np.ndarray], batch_size: int = 4,
+                      autocast_dtype: str | torch.dtype | None = None,
                       memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> list[np.ndarray]:
         """Run the model on aligned R×R×3 uint8 crops, ``batch_size`` at a time; returns uint8 crops.
 
-        ``dtype`` ("bf16"/"fp16"/torch dtype) runs the model under autocast; ``memory_budget_mb`` caps the batch
+        ``autocast_dtype`` ("bf16"/"fp16"/torch dtype) runs the model under autocast; ``memory_budget_mb`` caps the batch
         so the estimated activations of one batch fit in it (None: no cap). Only one batch is alive at a time.
         """
         batch_size = batch_size_for_budget(self.model, memory_budget_mb, batch_size)
         restored: list[np.ndarray] = []
         for start in range(0, len(crops), batch_size):
             batch = np.stack(crops[start:start + batch_size])
-            with inference_context(self.device, dtype):
+            with inference_context(self.device, autocast_dtype):
                 restored.extend(self._restore_batch(batch))
         return restored
 
@@ -219,9 +220,9 @@ class GPENPipeline:
         only_center_face: bool = False,
         max_faces: int | None = None,
         batch_size: int = 4,
-        background_upsampler: Upsampler | None = lanczos_upsample,
+        background_upsampler: Upsampler | None = None,
         output_type: Literal["pil", "np"] = "pil",
-        dtype: str | torch.dtype | None = None,
+        autocast_dtype: str | torch.dtype | None = None,
         memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB,
     ) -> GPENPipelineOutput:
         """Restore every face of ``image`` (path, PIL image or RGB/RGBA numpy array).
@@ -232,10 +233,11 @@ class GPENPipeline:
             upscale: output size factor; the background is resized by ``background_upsampler``.
             only_center_face / max_faces: restore just the face nearest the centre / the largest ones.
             batch_size: faces per model call.
-            background_upsampler: ``f(image, factor) -> image``; ``None`` leaves the background at input size
-                when ``upscale`` is 1 and uses Lanczos otherwise.
+            background_upsampler: ``f(image, factor) -> image``, used when ``upscale`` is not 1 (None:
+                :func:`lanczos_upsample`).
             output_type: ``"pil"`` or ``"np"`` (uint8 arrays).
-            dtype: run the model under autocast in this dtype (``"bf16"``, ``"fp16"``); None = model dtype.
+            autocast_dtype: run the model under autocast in this dtype (``"bf16"``, ``"fp16"``); None: in the
+                parameters' dtype (``pipe.dtype``; choose it when loading, with ``torch_dtype``).
             memory_budget_mb: cap on the estimated activation memory of one model call (None: no cap).
         """
         if output_type not in ("pil", "np"):
@@ -254,7 +256,7 @@ class GPENPipeline:
             warped = [self.aligner.warp(rgb, lm) for lm in dets.landmarks]
             crops, matrices = [c for c, _ in warped], [m for _, m in warped]
 
-        restored = self.restore_faces(crops, batch_size, dtype, memory_budget_mb) if crops else []
+        restored = self.restore_faces(crops, batch_size, autocast_dtype, memory_budget_mb) if crops else []
         if alpha < 1.0:
             restored = [np.rint(alpha * r + (1 - alpha) * c).astype(np.uint8) for r, c in zip(restored, crops)]
 

@@ -83,7 +83,7 @@ def photo_input(**kwargs) -> gr.Image:
     return image
 
 
-class Runtime:
+class LoadedModel:
     """The loaded pipeline, what it is, and the metric nets; swapped as a whole when another model loads."""
 
     def __init__(self, model_path: str | None) -> None:
@@ -113,7 +113,7 @@ def _lab_view(label: str, **extra) -> gr.Image:
 
 def create_app(model_path: str | None = None) -> gr.Blocks:
     """Build the Blocks app around the model at ``model_path`` (else ``GPEN_MODEL``, else the default)."""
-    rt = Runtime(model_path)
+    rt = LoadedModel(model_path)
     res = rt.pipe.resolution
     ranges = lab.slider_ranges(res)
     out_dir = Path(tempfile.mkdtemp(prefix="gpen_space_"))

@@ -98,7 +98,7 @@ def test_cli_restore_with_onnx(model: GPENModel, tmp_path: Path, capsys: pytest.
                  str(tmp_path / "missing.onnx")]) == 2
     assert "missing.onnx" in capsys.readouterr().err
     assert main(["restore", str(tmp_path / "face.png"), "-o", str(tmp_path / "o3"), "--onnx", str(path),
-                 "--dtype", "bfloat16"]) == 2
+                 "--torch-dtype", "bfloat16"]) == 2
     assert "--onnx runs an exported graph" in capsys.readouterr().err
 
 

@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-faces", type=int, default=None, help="restore at most this many (largest) faces")
     parser.add_argument("--batch-size", type=int, default=4, help="faces per model call (default 4)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
-                        help="model precision (default float32)")
+    parser.add_argument("--torch-dtype", choices=["float32", "float16", "bfloat16"], default="float32",
+                        help="dtype the model weights are loaded in (default float32)")
     parser.add_argument("--onnx", default=None, metavar="FILE",
                         help="run this graph from `gpen-hf export-onnx` with onnxruntime instead of --model "
                              "(CPU, fp32)")
@@ -76,11 +76,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.onnx:
-            if args.model or args.device != "cpu" or args.dtype != "float32":
-                raise ValueError("--onnx runs an exported graph on the CPU in float32: drop --model/--device/--dtype")
+            if args.model or args.device != "cpu" or args.torch_dtype != "float32":
+                raise ValueError("--onnx runs an exported graph on the CPU in float32: drop --model/--device/--torch-dtype")
             pipe = GPENPipeline.from_onnx(args.onnx)
         else:
-            pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype),
+            pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.torch_dtype),
                                                 device=args.device)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"gpen-hf restore: cannot load the model: {err}", file=sys.stderr)

@@ -58,7 +58,7 @@ def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator
     return model, disc
 
 
-def freeze_prior(model: GPENModel) -> None:
+def freeze_decoder(model: GPENModel) -> None:
     """Paper ablation "w/o fine-tuning the prior": mapping + synthesis frozen; the encoder, its latent head
     and the noise-injection scales (the entry points of the encoder features) still train."""
     requires_grad(model.generator, False)
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     accelerator = make_accelerator(args)
     model, disc = build_models(args)
     if args.freeze_decoder:
-        freeze_prior(model)
+        freeze_decoder(model)
     lpips_loss = None
     if args.perceptual_weight > 0:
         if args.resolution < LPIPS_MIN_RESOLUTION:

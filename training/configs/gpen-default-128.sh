@@ -197,4 +197,4 @@ gpen-hf evaluate $(for R in g-a200-j04 g-a200-j08 g-a120-j08; do for S in 300 60
 # training faces (seed 1) it gives 21.71 dB / LPIPS 0.282 / ID 0.911.
 
 # Package: evaluate on the eval faces, write fp16 weights + model card to gpen_hf/assets/gpen-default.
-python training/configs/ship_default_model.py --run "$P7A/checkpoint-800" --eval_data "${EVAL:-/work/data/eval512}"
+python scripts/ship_default_model.py --run "$P7A/checkpoint-800" --eval_data "${EVAL:-/work/data/eval512}"
