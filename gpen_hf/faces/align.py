@@ -1,7 +1,7 @@
 """Five-point face alignment onto the FFHQ template, and the inverse mapping back to the photo.
 
-The template is the one of ``shared/data/faces/template_512.json`` (the mean YuNet landmarks of ten FFHQ
-aligned faces, made symmetric), so crops made here match the framing of the project's training faces.
+The template (:data:`FFHQ_TEMPLATE_512`) is the mean of the YuNet landmarks of ten FFHQ-aligned faces, made
+symmetric, so crops made here match the framing of FFHQ-aligned training faces.
 It is scaled linearly to any model resolution.
 """
 

@@ -96,11 +96,6 @@ class StyleGAN2Generator(nn.Module):
         """Mapping network: z (N, style_dim) → w (N, style_dim)."""
         return self.style(z)
 
-    def mean_latent(self, n: int = 4096) -> torch.Tensor:
-        """Average w over ``n`` random z (for truncation)."""
-        z = torch.randn(n, self.style_dim, device=self.input.input.device)
-        return self.map(z).mean(0, keepdim=True)
-
     def synthesize(self, latent: torch.Tensor, noise: Sequence[torch.Tensor | None] | None = None) -> torch.Tensor:
         """Synthesis network.
 
@@ -133,8 +128,6 @@ class StyleGAN2Generator(nn.Module):
         z: torch.Tensor | Sequence[torch.Tensor],
         noise: Sequence[torch.Tensor | None] | None = None,
         mixing_index: int | None = None,
-        truncation: float = 1.0,
-        truncation_latent: torch.Tensor | None = None,
         return_latents: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """z → image. Two z give style mixing: the second one's w is used from layer ``mixing_index`` on (default:
@@ -142,10 +135,6 @@ class StyleGAN2Generator(nn.Module):
         (for the path-length regulariser)."""
         zs = [z] if isinstance(z, torch.Tensor) else list(z)
         ws = [self.map(s) for s in zs]
-        if truncation < 1.0:
-            if truncation_latent is None:
-                raise ValueError("truncation < 1 needs truncation_latent (see mean_latent())")
-            ws = [truncation_latent + truncation * (w - truncation_latent) for w in ws]
         latent = ws[0].unsqueeze(1).repeat(1, self.n_latent, 1)
         if len(ws) > 1:
             index = mixing_index if mixing_index is not None else self.n_latent // 2
