@@ -14,13 +14,10 @@ from gpen_hf.export import export_onnx, onnx_session
 
 pytest.importorskip("onnxruntime")
 
-TINY = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
-
-
 @pytest.fixture(scope="module")
-def model() -> GPENModel:
+def model(tiny_config: dict) -> GPENModel:
     torch.manual_seed(0)
-    model = GPENModel(**TINY).eval()
+    model = GPENModel(**tiny_config).eval()
     with torch.no_grad():  # official init leaves the encoder → decoder path at 0: switch it on
         for name, p in model.named_parameters():
             if name.endswith("noise.weight"):

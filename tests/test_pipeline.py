@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from gpen_hf.image_io import ImageLoadError
+from gpen_hf.metrics import psnr
 from gpen_hf.pipeline import GPENPipeline, GPENPipelineOutput
 
 PHOTOS = Path(__file__).parent / "fixtures" / "photos"
@@ -38,11 +39,6 @@ class Constant(torch.nn.Module):
 @pytest.fixture(scope="module")
 def identity() -> GPENPipeline:
     return GPENPipeline(Identity(), resolution=512)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
 def photo(name: str = "ulfd__imgs_9.jpg") -> np.ndarray:
