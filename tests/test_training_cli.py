@@ -269,3 +269,53 @@ def test_finetune_rejects_out_of_range_jitter(faces, tmp_path) -> None:
     assert proc.returncode == 2
     assert "--random_jitter must be in [0, 0.5), got 0.7" in proc.stderr
     assert not (tmp_path / "generator").exists()
+
+
+def test_grown_prior_first_draws_the_small_priors_images_upsampled():
+    from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
+    from gpen_hf.training.grow import grow_discriminator, grow_prior
+
+    torch.manual_seed(0)
+    small = StyleGAN2Prior(resolution=16, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.125)
+    for p in small.parameters():  # trained-looking weights: noise strengths and biases non-zero
+        p.data.add_(torch.randn_like(p) * 0.1)
+    big = grow_prior(small, 32)
+    z = torch.randn(2, 32)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        low = small(z)
+        torch.manual_seed(1)  # the noise of the shared layers is drawn first, in the same order
+        high = big(z)
+    assert high.shape == (2, 3, 32, 32)
+    assert torch.allclose(high, big.generator.to_rgbs[-1].upsample(low), atol=1e-5)
+    with pytest.raises(ValueError, match="larger multiple"):
+        grow_prior(small, 16)
+
+    d_small = GPENDiscriminator(resolution=16, channel_multiplier=1, narrow=0.125)
+    d_big = grow_discriminator(d_small, 32)
+    big_state = d_big.state_dict()
+    for key, value in d_small.state_dict().items():  # every block but the input layer, one index further down
+        if not key.startswith("convs.0."):
+            moved = f"convs.{int(key.split('.')[1]) + 1}.{key.split('.', 2)[2]}" if key.startswith("convs.") else key
+            assert torch.equal(big_state[moved], value), key
+    assert d_big(torch.zeros(2, 3, 32, 32)).logits.shape == (2, 1)
+
+
+def test_pretrain_grows_from_a_smaller_prior_and_reads_weighted_sources(faces, tmp_path):
+    small = tmp_path / "prior16"
+    run_cli("pretrain_prior.py", "--train_data_dir", faces, "--output_dir", small, *TINY, *TINY_ARCH,
+            "--max_train_steps", "2", "--validation_steps", "0")
+    (summary,) = run_cli("pretrain_prior.py", "--train_data_dir", faces, faces / "sub", "--source_weights", "1",
+                         "0.5", "--output_dir", tmp_path / "prior32", *TINY, "--resolution", "32", *TINY_ARCH,
+                         "--max_train_steps", "1", "--validation_steps", "0", "--grow_from", small)
+    assert summary["step"] == 1
+    from gpen_hf.models import StyleGAN2Prior
+
+    grown = StyleGAN2Prior.from_pretrained(tmp_path / "prior32", subfolder="generator")
+    assert grown.config.resolution == 32
+    proc = subprocess.run([sys.executable, str(ROOT / "training" / "pretrain_prior.py"), "--train_data_dir",
+                           str(faces), "--output_dir", str(tmp_path / "bad"), *TINY, "--resolution", "32",
+                           *TINY_ARCH[:2], "--style_dim", "16", *TINY_ARCH[4:], "--max_train_steps", "1",
+                           "--grow_from", str(small)], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          check=False)
+    assert proc.returncode != 0 and "style_dim (32, asked for 16)" in proc.stderr

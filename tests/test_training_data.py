@@ -118,3 +118,77 @@ def test_loader_workers_survive_opencv_threads_started_in_the_parent(tmp_path: P
     except subprocess.TimeoutExpired:
         pytest.fail("the data-loader worker hung (forked after OpenCV started its thread pool)")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def _face_sources(tmp_path: Path) -> tuple[Path, Path]:
+    """Two sources of different sizes and formats: the fixtures as 256-px PNGs, and two as 96-px JPEGs."""
+    from PIL import Image
+
+    small = tmp_path / "small"
+    small.mkdir()
+    for path in sorted(FACES.glob("*.png"))[:2]:
+        Image.open(path).convert("RGB").resize((96, 96)).save(small / f"{path.stem}.jpg", quality=90)
+    return FACES, small
+
+
+def _epoch_faces(stream: FaceStream, epoch: int = 0) -> list[int]:
+    """Which face (index into ``stream.paths``) each position of ``epoch`` shows."""
+    return [int(stream._permutation(epoch)[i]) for i in range(len(stream))]
+
+
+def test_sources_of_mixed_sizes_and_formats_are_resized_to_the_resolution(tmp_path: Path) -> None:
+    big, small = _face_sources(tmp_path)
+    stream = FaceStream([big, small], 32, flip_prob=0.0)
+    assert len(stream.paths) == 5 and len(stream) == 5
+    assert {tuple(stream[p]["target"].shape) for p in range(5)} == {(3, 32, 32)}
+    assert sorted(_epoch_faces(stream)) == list(range(5))  # weight 1: every face once per epoch
+
+
+def test_one_source_at_weight_one_keeps_the_single_folder_stream() -> None:
+    # a run started with one folder resumes unchanged with the multi-source code
+    one, listed = FaceStream(FACES, 32, seed=4), FaceStream([FACES], 32, seed=4, source_weights=[1.0])
+    expected = np.random.default_rng([4, 1, 7]).permutation(len(one.paths))
+    assert _epoch_faces(one, 1) == _epoch_faces(listed, 1) == expected.tolist()
+
+
+def test_source_weights_set_appearances_per_epoch(tmp_path: Path) -> None:
+    big, small = _face_sources(tmp_path)  # 3 faces, then 2
+    stream = FaceStream([big, small], 32, seed=1, source_weights=[0.5, 2.0])
+    assert len(stream) == round(0.5 * 3) + 2 * 2
+    for epoch in range(4):
+        faces = _epoch_faces(stream, epoch)
+        assert [faces.count(i) for i in (3, 4)] == [2, 2]  # the small source twice over
+        assert sum(faces.count(i) for i in range(3)) == 2 and max(faces.count(i) for i in range(3)) == 1
+    halves = {tuple(sorted(f for f in _epoch_faces(stream, e) if f < 3)) for e in range(8)}
+    assert len(halves) > 1  # the half of the big source is drawn anew each epoch
+    excluded = FaceStream([big, small], 32, source_weights=[0.0, 1.0])
+    assert sorted(_epoch_faces(excluded)) == [3, 4]
+
+
+def test_manifests_list_faces_relative_to_themselves(tmp_path: Path) -> None:
+    import shutil
+
+    for path in sorted(FACES.glob("*.png")):
+        shutil.copy(path, tmp_path / path.name)
+    names = sorted(p.name for p in FACES.glob("*.png"))
+    (tmp_path / "list.txt").write_text(f"# two faces\n{names[0]}\n\n{names[2]}\n")
+    (tmp_path / "faces.csv").write_text("file,split\n" + "".join(f"{n},{s}\n" for n, s in zip(names, "ab" "a")))
+    assert [p.name for p in FaceStream(tmp_path / "list.txt", 32).paths] == [names[0], names[2]]
+    where_a = FaceStream(tmp_path / "faces.csv", 32, manifest_filter={"split": "a"})
+    assert [p.name for p in where_a.paths] == [names[0], names[2]]
+    with pytest.raises(ValueError, match="no 'kind' column"):
+        FaceStream(tmp_path / "faces.csv", 32, manifest_filter={"kind": "aligned_face"})
+    assert len(FaceStream(tmp_path / "faces.csv", 32).paths) == 3
+
+
+def test_bad_sources_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "gone.txt").write_text("missing.png\n")
+    with pytest.raises(FileNotFoundError, match=r"gone\.txt.*missing\.png"):
+        FaceStream(tmp_path / "gone.txt", 32)
+    (tmp_path / "nofile.csv").write_text("path,split\nx.png,train\n")
+    with pytest.raises(ValueError, match="no 'file' column"):
+        FaceStream(tmp_path / "nofile.csv", 32)
+    with pytest.raises(ValueError, match="2 source weights for 1 sources"):
+        FaceStream(FACES, 32, source_weights=[1, 2])
+    with pytest.raises(ValueError, match="at least one > 0"):
+        FaceStream(FACES, 32, source_weights=[0])

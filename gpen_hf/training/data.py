@@ -1,4 +1,9 @@
-"""Training data: a folder of aligned faces, turned into HQ images (stage 1) or LQ/HQ pairs (stage 2).
+"""Training data: aligned faces from one or more sources, turned into HQ images (stage 1) or LQ/HQ pairs (stage 2).
+
+A *source* is a folder (searched recursively) or a manifest (``.txt``: one path a line; ``.csv``: a ``file``
+column, optionally only the rows whose columns hold given values, e.g. ``split=train``) of square faces of any
+size and format, area-resized to the training resolution. Each source has a weight: how many times each of its faces appears per epoch on average (2: twice;
+0.5: a random half of them, drawn anew each epoch), so small clean sources can outweigh large noisy ones.
 
 Determinism is by *stream position*, not by worker: the run reads one endless stream of samples (epoch ``e``
 is a permutation seeded by ``(seed, e)``), micro-batch ``m`` of rank ``r`` holds positions
@@ -10,7 +15,7 @@ uninterrupted one would have seen, for any number of data-loader workers.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -40,6 +45,43 @@ def find_images(root: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS
     return paths
 
 
+def read_manifest(path: str | Path, where: Mapping[str, str] | None = None) -> list[Path]:
+    """Faces listed in a manifest: ``.txt`` (one path a line, ``#`` comments) or ``.csv`` (column ``file``;
+    with ``where``, only rows whose columns hold those values, e.g. ``{"split": "train"}``). Relative paths are
+    relative to the manifest."""
+    import csv
+
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows and "file" not in rows[0]:
+            raise ValueError(f"manifest {str(path)!r} has no 'file' column (columns: {', '.join(rows[0])})")
+        for column, value in (where or {}).items():
+            if rows and column not in rows[0]:
+                raise ValueError(f"manifest {str(path)!r} has no {column!r} column (asked for {column}={value})")
+            rows = [r for r in rows if r[column] == value]
+        names = [r["file"] for r in rows if Path(r["file"]).suffix.lower() in IMAGE_EXTENSIONS]
+    else:
+        lines = (line.strip() for line in path.read_text().splitlines())
+        names = [line for line in lines if line and not line.startswith("#")]
+    files = [p if p.is_absolute() else path.parent / p for p in map(Path, names)]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"manifest {str(path)!r} lists {len(missing)} missing file(s), e.g. {missing[0]!r}")
+    if not files:
+        raise ValueError(f"manifest {str(path)!r} lists no images" + (f" where {dict(where)}" if where else ""))
+    return files
+
+
+def source_images(source: str | Path, where: Mapping[str, str] | None = None) -> list[Path]:
+    """The faces of one source: a folder (:func:`find_images`) or a ``.txt``/``.csv`` manifest."""
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() in (".txt", ".csv"):
+        return read_manifest(source, where)
+    return find_images(source)
+
+
 def load_face(path: Path, resolution: int) -> np.ndarray:
     """Read an aligned face as RGB uint8 and resize it to ``resolution``² (area filter when shrinking)."""
     with Image.open(path) as im:
@@ -61,7 +103,8 @@ class FaceStream(Dataset):
     """Aligned faces addressed by stream position (see the module docstring); item = ``{"target": HQ}``.
 
     Args:
-        root: folder of aligned square faces (any of :data:`IMAGE_EXTENSIONS`, searched recursively).
+        root: one source or a list of sources (folders of aligned square faces, searched recursively for
+            :data:`IMAGE_EXTENSIONS`, or manifests; see the module docstring).
         resolution: training size; faces are resized to it once.
         seed: seed of the permutations and of per-sample randomness.
         flip_prob: probability of a horizontal flip of the HQ face (StyleGAN2's x-flips).
@@ -70,13 +113,26 @@ class FaceStream(Dataset):
             (0 turns it off; 0.04 moves a 128-px face up to 5 px and turns it up to 2.4°). The warp runs at
             :data:`JITTER_OVERSAMPLE` × ``resolution`` and is then area-downscaled, so the HQ face keeps its
             detail (a cubic warp at ``resolution`` itself removes a fifth of the Laplacian energy).
+        source_weights: one weight per source (default all 1): mean appearances of each of its faces per epoch.
+        manifest_filter: for ``.csv`` manifests, only rows whose columns hold these values.
     """
 
-    def __init__(self, root: str | Path, resolution: int, seed: int = 0, flip_prob: float = 0.5,
-                 jitter: float = 0.0):
+    def __init__(self, root: str | Path | Sequence[str | Path], resolution: int, seed: int = 0,
+                 flip_prob: float = 0.5, jitter: float = 0.0, source_weights: Sequence[float] | None = None,
+                 manifest_filter: Mapping[str, str] | None = None):
         if not 0.0 <= jitter < MAX_JITTER:
             raise ValueError(f"jitter must be in [0, {MAX_JITTER}), got {jitter}")
-        self.paths = find_images(root)
+        roots = [root] if isinstance(root, (str, Path)) else list(root)
+        weights = [1.0] * len(roots) if source_weights is None else [float(w) for w in source_weights]
+        if len(weights) != len(roots):
+            raise ValueError(f"got {len(weights)} source weights for {len(roots)} sources")
+        if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
+            raise ValueError(f"source weights must be >= 0 with at least one > 0, got {weights}")
+        per_source = [source_images(r, manifest_filter) for r in roots]
+        self.paths = [p for paths in per_source for p in paths]
+        starts = np.cumsum([0] + [len(p) for p in per_source])
+        self._sources = [(int(start), len(paths), w) for start, paths, w in zip(starts, per_source, weights)]
+        self._epoch_length = sum(int(w) * n + round((w % 1) * n) for _, n, w in self._sources)
         self.resolution = resolution
         self.seed = seed
         self.flip_prob = flip_prob
@@ -88,16 +144,30 @@ class FaceStream(Dataset):
             self._cache = [load_face(p, self._load_size) for p in self.paths]
 
     def __len__(self) -> int:
-        return len(self.paths)
+        """Samples per epoch (the number of faces when every source weight is 1)."""
+        return self._epoch_length
+
+    def _epoch_indices(self, epoch: int) -> np.ndarray:
+        """Face indices of one epoch before shuffling: each source's faces ``int(w)`` times, plus a random
+        ``w % 1`` fraction of them drawn anew each epoch."""
+        picks = []
+        for i, (start, count, weight) in enumerate(self._sources):
+            picks += [np.arange(start, start + count)] * int(weight)
+            extra = round((weight % 1) * count)
+            if extra:
+                rng = np.random.default_rng([self.seed, epoch, 8, i])
+                picks.append(start + np.sort(rng.choice(count, extra, replace=False)))
+        return np.concatenate(picks)
 
     def _permutation(self, epoch: int) -> np.ndarray:
         if self._perm[0] != epoch:  # one permutation per epoch, cached (positions arrive nearly in order)
-            self._perm = (epoch, np.random.default_rng([self.seed, epoch, 7]).permutation(len(self.paths)))
+            indices = self._epoch_indices(epoch)
+            self._perm = (epoch, indices[np.random.default_rng([self.seed, epoch, 7]).permutation(len(indices))])
         return self._perm[1]
 
     def face(self, position: int) -> np.ndarray:
         """The HQ face at stream ``position`` (uint8 H×W×3; oversampled when jitter is on)."""
-        epoch, offset = divmod(int(position), len(self.paths))
+        epoch, offset = divmod(int(position), self._epoch_length)
         index = int(self._permutation(epoch)[offset])
         return self._cache[index] if self._cache is not None else load_face(self.paths[index], self._load_size)
 
@@ -139,13 +209,15 @@ class DegradedPairStream(FaceStream):
     their own random streams, so turning them on leaves every sample's degradation parameters unchanged.
     """
 
-    def __init__(self, root: str | Path, resolution: int, seed: int = 0, preset: str = "paper",
-                 flip_prob: float = 0.0, jitter: float = 0.0):
+    def __init__(self, root: str | Path | Sequence[str | Path], resolution: int, seed: int = 0,
+                 preset: str = "paper", flip_prob: float = 0.0, jitter: float = 0.0,
+                 source_weights: Sequence[float] | None = None, manifest_filter: Mapping[str, str] | None = None):
         from gpen_hf import degradation
 
         if preset not in degradation.PRESETS:
             raise ValueError(f"unknown degradation preset {preset!r}; choose from {sorted(degradation.PRESETS)}")
-        super().__init__(root, resolution, seed, flip_prob=flip_prob, jitter=jitter)
+        super().__init__(root, resolution, seed, flip_prob=flip_prob, jitter=jitter,
+                         source_weights=source_weights, manifest_filter=manifest_filter)
         self.preset = preset
 
     def flip_rng(self, position: int) -> np.random.Generator:

@@ -71,8 +71,12 @@ class Validator:
     """Fixed LQ/HQ pairs; logs an HQ | LQ | restored grid, PSNR and (if available) LPIPS."""
 
     def __init__(self, args: argparse.Namespace):
-        data = DegradedPairStream(args.validation_data_dir or args.train_data_dir, args.resolution,
-                                  seed=args.seed + 10_000, preset=args.degradation_preset)
+        if args.validation_data_dir:
+            data = DegradedPairStream(args.validation_data_dir, args.resolution, seed=args.seed + 10_000,
+                                      preset=args.degradation_preset)
+        else:
+            data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed + 10_000,
+                                      preset=args.degradation_preset, manifest_filter=dict(args.manifest_filter or ()))
         items = [data[i] for i in range(args.num_validation_images)]
         self.target = torch.stack([it["target"] for it in items])
         self.lq = torch.stack([it["lq"] for it in items])
@@ -115,7 +119,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     gan = prepare_gan(accelerator, args, model, disc, TrainState(step=0), g_reg_every=0, project="gpen_finetune")
     model, disc = gan.generator, gan.discriminator
     data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset,
-                              flip_prob=0.5 if args.random_flip else 0.0, jitter=args.random_jitter)
+                              flip_prob=0.5 if args.random_flip else 0.0, jitter=args.random_jitter,
+                              source_weights=args.source_weights, manifest_filter=dict(args.manifest_filter or ()))
     batches = gan.batches(data)
     validator = Validator(args) if accelerator.is_main_process and args.validation_steps > 0 else None
     progress = TrainingProgress(accelerator, args, model, gan.ema, gan.global_step,

@@ -18,6 +18,7 @@ from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
 from .augment import diff_augment, parse_policy
 from .checkpointing import TrainState
 from .data import FaceStream
+from .grow import grow_discriminator, grow_prior
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
 from .progress import TrainingProgress, ema_weights, log_grid, save_final, to_uint8_grid
 from .setup import make_accelerator, prepare_gan
@@ -33,6 +34,25 @@ def sample_z(batch: int, style_dim: int, mixing_prob: float, n_latent: int, devi
     return torch.randn(batch, style_dim).to(device), None
 
 
+def grown_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
+    """``--grow_from``: the models of a smaller stage-1 run (its training generator and discriminator), grown to
+    this run's resolution; the architecture must otherwise match the one asked for."""
+    small = StyleGAN2Prior.from_pretrained(folder, subfolder="generator")
+
+    def plain(value):  # config values read back from JSON are lists where the constructor had tuples
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    mismatched = {k: (small.config[k], prior.config[k]) for k in prior.config
+                  if k != "resolution" and not k.startswith("_") and plain(small.config.get(k)) != plain(prior.config[k])}
+    if mismatched:
+        raise ValueError(f"--grow_from {folder}: the small prior differs in " + ", ".join(
+            f"{k} ({theirs!r}, asked for {mine!r})" for k, (theirs, mine) in mismatched.items()))
+    grown = grow_prior(small, prior.config.resolution)
+    d_small = GPENDiscriminator.from_pretrained(folder, subfolder="discriminator")
+    logger.info("grew the %d-px prior of %s to %d px", small.config.resolution, folder, prior.config.resolution)
+    return grown, grow_discriminator(d_small, prior.config.resolution)
+
+
 def run(args: argparse.Namespace) -> dict[str, float]:
     """Train the prior; returns a summary (final step, images/s, last losses)."""
     accelerator = make_accelerator(args)
@@ -41,11 +61,14 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                            channel_multiplier=args.channel_multiplier, narrow=args.narrow, noise_mode=args.noise_mode)
     disc = GPENDiscriminator(resolution=args.resolution, channel_multiplier=args.channel_multiplier,
                              narrow=args.narrow, mbstd_group_size=args.mbstd_group_size)
+    if args.grow_from:
+        prior, disc = grown_models(args.grow_from, prior, disc)
     pl_every = args.path_length_every if args.path_length_weight > 0 else 0
     gan = prepare_gan(accelerator, args, prior, disc, TrainState(path_mean=0.0), g_reg_every=pl_every,
                       project="gpen_prior")
     prior, disc, state = gan.generator, gan.discriminator, gan.state
-    data = FaceStream(args.train_data_dir, args.resolution, seed=args.seed, flip_prob=0.5 if args.random_flip else 0)
+    data = FaceStream(args.train_data_dir, args.resolution, seed=args.seed, flip_prob=0.5 if args.random_flip else 0,
+                      source_weights=args.source_weights, manifest_filter=dict(args.manifest_filter or ()))
     batches = gan.batches(data)
     g = accelerator.unwrap_model(prior).generator
     val_z = torch.randn(args.num_validation_images, args.style_dim,

@@ -56,7 +56,12 @@ def architecture_defaults() -> dict[str, Any]:
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Options shared by both stages (diffusers-examples names)."""
     a = parser.add_argument
-    a("--train_data_dir", required=True, help="Folder of aligned square face images (searched recursively).")
+    a("--train_data_dir", required=True, nargs="+",
+      help="Sources of aligned square faces of any size: folders (searched recursively) or .txt/.csv manifests.")
+    a("--source_weights", type=float, nargs="+", default=None,
+      help="One weight per --train_data_dir source: mean appearances of each of its faces per epoch (default 1).")
+    a("--manifest_filter", nargs="+", default=None, metavar="COLUMN=VALUE", type=column_value,
+      help="For .csv manifests: only rows whose columns hold these values, e.g. split=train kind=aligned_face.")
     a("--output_dir", required=True, help="Where checkpoints, logs, validation images and the final model go.")
     a("--resolution", type=int, default=128, help="Training resolution (power of two).")
     a("--train_batch_size", type=int, default=8, help="Batch size per process.")
@@ -94,6 +99,14 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     a("--push_to_hub", action="store_true", help="Upload the final folder to the Hub.")
     a("--hub_model_id", default=None, help="Hub repository for --push_to_hub (default: output_dir's name).")
     a("--hub_token", default=None, help="Hub token (default: the cached login).")
+
+
+def column_value(text: str) -> tuple[str, str]:
+    """argparse type of ``--manifest_filter``: ``COLUMN=VALUE``."""
+    column, sep, value = text.partition("=")
+    if not sep or not column:
+        raise argparse.ArgumentTypeError(f"expected COLUMN=VALUE, got {text!r}")
+    return column, value
 
 
 def default_num_threads(requested: int | None = None) -> int:

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The plan for the next default model (issue #20): GPEN 128 px, the shipped architecture (narrow 0.25,
+# channel_multiplier 1, style_dim 256, n_mlp 8: 4.7 M parameters), a real GAN prior from FFHQ, then stage 2
+# with the paper's loss. Fixed before the long runs; what ships is the last checkpoint of the plan.
+# Hardware: 2-core AMD EPYC (AVX2), CPU only, fp32, runs resumed across sessions (--resume_from_checkpoint
+# latest); a lent GPU runs the same commands in chunks (training/gpu/run_chunk.sh).
+set -euo pipefail
+SHARED=${SHARED:-../shared}
+RUNS=${RUNS:-/work/runs}
+DATA=${DATA:-/work/data}
+ARCH="--narrow 0.25 --channel_multiplier 1 --style_dim 256 --n_mlp 8"
+
+# Data. Prior (stage 1): every training face we have: ../shared/data/ffhq/train (740 at 256 px, JPEG q~75;
+# 3,899 at 128 px, JPEG q~50) + the 152 `train` faces of ../shared/data/faces (512 px) = 4,791 faces. Linked into
+# one folder (file order: faces_*, ffhq128_*, ffhq256_*). At 64 px every source is clean (area-downscaling removes
+# the q~50 blocking); at 128 px the q~50 faces count 0.25 each (they would teach the prior to draw blocking).
+# Never: ../shared/data/ffhq/eval (100) and the 12 `eval` faces of ../shared/data/faces.
+mkdir -p "$DATA/prior-train"
+for f in "$SHARED"/data/ffhq/train/256/* "$SHARED"/data/ffhq/train/128/*; do
+  ln -sf "$(realpath "$f")" "$DATA/prior-train/ffhq$(basename "$(dirname "$f")")_$(basename "$f")"
+done
+python3 - "$SHARED/data/faces" "$DATA/prior-train" <<'PY'
+import csv, os, sys
+faces, out = sys.argv[1:]
+for row in csv.DictReader(open(os.path.join(faces, "MANIFEST.csv"))):
+    if row["kind"] == "aligned_face" and row["split"] == "train":
+        src = os.path.realpath(os.path.join(faces, row["file"]))
+        dst = os.path.join(out, "faces_" + os.path.basename(row["file"]))
+        os.path.exists(dst) or os.symlink(src, dst)
+PY
+
+# Stage 1a: the prior at 64 px, 8,000 steps of 16 (128k images, ~27 epochs). StyleGAN2 recipe; settings from
+# StyleGAN2-ADA's rules, not from pilots: R1 gamma = 0.0002 * 64^2 / 16 ~ 0.05, EMA half-life ~5k images
+# (0.998 per step), DiffAugment color,translation,cutout (under ~10k faces), x-flips, lr 2e-3 constant.
+python training/pretrain_prior.py --train_data_dir "$DATA/prior-train" --output_dir "$RUNS/prior64" \
+  --resolution 64 $ARCH --train_batch_size 16 --max_train_steps 8000 --learning_rate 2e-3 --r1_gamma 0.05 \
+  --r1_every 16 --diffaugment color,translation,cutout --random_flip --use_ema --ema_decay 0.998 \
+  --checkpointing_steps 250 --checkpoints_total_limit 40 --validation_steps 500 --num_validation_images 16 \
+  --report_to tensorboard --seed 0 --mixed_precision no --num_threads 1 --dataloader_num_workers 1 \
+  --resume_from_checkpoint latest
+
+# Tracking, beside the run: KID-AlexNet of every 500th checkpoint against 1,000 training faces, fixed-z grids.
+python training/track_prior.py "$RUNS/prior64" --train_data_dir "$DATA/prior-train" --every 500
+
+# Stage 1b: grown to 128 px (--grow_from: the 64-px layers kept, the new ToRGB starts at zero), 4,000 steps of
+# 16 (64k images); R1 gamma 0.0002 * 128^2 / 16 ~ 0.2; the q~50 128-px faces weighted 0.25.
+python training/pretrain_prior.py --grow_from "$RUNS/prior64" \
+  --train_data_dir "$SHARED/data/ffhq/train/256" "$SHARED/data/ffhq/train/128" "$SHARED/data/faces/MANIFEST.csv" \
+  --source_weights 1 0.25 1 --manifest_filter split=train kind=aligned_face --output_dir "$RUNS/prior128" --resolution 128 $ARCH \
+  --train_batch_size 16 --max_train_steps 4000 --learning_rate 2e-3 --r1_gamma 0.2 --r1_every 16 \
+  --diffaugment color,translation,cutout --random_flip --use_ema --ema_decay 0.998 --checkpointing_steps 250 \
+  --checkpoints_total_limit 40 --validation_steps 500 --num_validation_images 16 --report_to tensorboard \
+  --seed 1 --mixed_precision no --num_threads 1 --dataloader_num_workers 1 --resume_from_checkpoint latest
+python training/track_prior.py "$RUNS/prior128" --train_data_dir "$SHARED/data/ffhq/train/256" --every 500
+
+# Stage 2 (paper's loss alpha 1, beta 0.02; targets only the clean sources: ffhq/train/256 + faces train, 892
+# faces). Its steps, lr and any other alpha are fixed by short pilots on training faces once the prior exists,
+# and written here before its long run.
