@@ -9,6 +9,8 @@ from .models import (
     GPENModel,
     GPENModelOutput,
     OriginalCheckpointError,
+    ParseNet,
+    ParseNetOutput,
     StyleGAN2Generator,
     set_implementation,
 )
@@ -23,6 +25,8 @@ __all__ = [
     "GPENPipeline",
     "GPENPipelineOutput",
     "OriginalCheckpointError",
+    "ParseNet",
+    "ParseNetOutput",
     "StyleGAN2Generator",
     "degrade",
     "sample",

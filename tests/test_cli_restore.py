@@ -27,7 +27,7 @@ def test_restore_folder_with_a_bad_file_continues_and_fails_at_end(
         tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     inputs = tmp_path / "in"
     inputs.mkdir()
-    shutil.copy(PHOTOS / "3ddfa-v2__JianzhuGuo.jpg", inputs / "a.jpg")
+    shutil.copy(PHOTOS / "faceapi__sample6_one_face.jpg", inputs / "a.jpg")
     (inputs / "b.jpg").write_bytes(b"not a jpeg")
     Image.new("RGB", (64, 48), (90, 120, 200)).save(inputs / "c.png")  # no face
     code = main(["restore", str(inputs), "-o", str(tmp_path / "out"), "--model", str(tiny_model), "--save-faces"])
@@ -41,7 +41,7 @@ def test_restore_folder_with_a_bad_file_continues_and_fails_at_end(
 
 
 def test_restore_glob_upscale_and_rgba(tiny_model: Path, tmp_path: Path) -> None:
-    rgba = Image.open(PHOTOS / "3ddfa-v2__JianzhuGuo.jpg").convert("RGBA")
+    rgba = Image.open(PHOTOS / "faceapi__sample6_one_face.jpg").convert("RGBA")
     rgba.putalpha(200)
     rgba.save(tmp_path / "face.png")
     code = main(["restore", str(tmp_path / "*.png"), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
@@ -56,12 +56,12 @@ def test_restore_without_model_explains(tmp_path: Path, capsys: pytest.CaptureFi
     from gpen_hf import pipeline
 
     monkeypatch.setattr(pipeline, "DEFAULT_MODEL_DIR", tmp_path / "gpen-default")
-    assert main(["restore", str(PHOTOS / "3ddfa-v2__JianzhuGuo.jpg"), "-o", str(tmp_path)]) == 2
+    assert main(["restore", str(PHOTOS / "faceapi__sample6_one_face.jpg"), "-o", str(tmp_path)]) == 2
     assert "--model" in capsys.readouterr().err
 
 
 def test_degrade_is_reproducible_and_overrides_apply(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    src = str(PHOTOS / "3ddfa-v2__JianzhuGuo.jpg")
+    src = str(PHOTOS / "faceapi__sample6_one_face.jpg")
     for name in ("a.png", "b.png"):
         assert main(["degrade", src, "-o", str(tmp_path / name), "--seed", "7", "--preset", "gfpgan"]) == 0
     a, b = (np.asarray(Image.open(tmp_path / n)) for n in ("a.png", "b.png"))

@@ -18,8 +18,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "photos"
 @pytest.fixture(scope="module")
 def face() -> np.ndarray:
     """A real 256×256 face region (with skin, hair and edges) from a fixture photo."""
-    bgr = cv2.imread(str(FIXTURES / "3ddfa-v2__JianzhuGuo.jpg"))
-    crop = bgr[100:356, 80:336, ::-1]
+    bgr = cv2.imread(str(FIXTURES / "faceapi__sample6_one_face.jpg"))
+    crop = bgr[130:386, 90:346, ::-1]
     return np.ascontiguousarray(crop)
 
 

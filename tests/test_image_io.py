@@ -15,7 +15,7 @@ PHOTOS = Path(__file__).parent / "fixtures" / "photos"
 
 
 def test_exif_rotated_jpeg_is_upright() -> None:
-    path = PHOTOS / "gpen-selfie__20200320.101220_small.jpg"
+    path = PHOTOS / "faceapi__sample2_exif6.jpg"
     raw = Image.open(path)
     assert raw.size == (672, 504) and raw.getexif().get(274) == 6  # stored landscape, tagged "rotate"
     loaded = load_image(path)
@@ -66,7 +66,7 @@ def test_arrays_and_pil_images() -> None:
 
 
 def test_truncated_jpeg_names_the_file(tmp_path: Path) -> None:
-    data = (PHOTOS / "3ddfa-v2__JianzhuGuo.jpg").read_bytes()
+    data = (PHOTOS / "faceapi__sample6_one_face.jpg").read_bytes()
     bad = tmp_path / "cut.jpg"
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageLoadError, match="cut.jpg.*(truncated|damaged)"):

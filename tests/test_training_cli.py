@@ -288,8 +288,8 @@ def test_grown_prior_first_draws_the_small_priors_images_upsampled():
         high = big(z)
     assert high.shape == (2, 3, 32, 32)
     assert torch.allclose(high, big.generator.to_rgbs[-1].upsample(low), atol=1e-5)
-    with pytest.raises(ValueError, match="larger multiple"):
-        grow_prior(small, 16)
+    with pytest.raises(ValueError, match="multiple of it"):
+        grow_prior(small, 8)
 
     d_small = GPENDiscriminator(resolution=16, channel_multiplier=1, narrow=0.125)
     d_big = grow_discriminator(d_small, 32)
@@ -299,6 +299,9 @@ def test_grown_prior_first_draws_the_small_priors_images_upsampled():
             moved = f"convs.{int(key.split('.')[1]) + 1}.{key.split('.', 2)[2]}" if key.startswith("convs.") else key
             assert torch.equal(big_state[moved], value), key
     assert d_big(torch.zeros(2, 3, 32, 32)).logits.shape == (2, 1)
+    same = grow_discriminator(d_small, 16)  # the same resolution: a copy (a run started from another's weights)
+    assert all(torch.equal(v, same.state_dict()[k]) for k, v in d_small.state_dict().items())
+    assert all(torch.equal(v, grow_prior(small, 16).state_dict()[k]) for k, v in small.state_dict().items())
 
 
 def test_pretrain_grows_from_a_smaller_prior_and_reads_weighted_sources(faces, tmp_path):
@@ -307,7 +310,7 @@ def test_pretrain_grows_from_a_smaller_prior_and_reads_weighted_sources(faces, t
             "--max_train_steps", "2", "--validation_steps", "0")
     (summary,) = run_cli("pretrain_prior.py", "--train_data_dir", faces, faces / "sub", "--source_weights", "1",
                          "0.5", "--output_dir", tmp_path / "prior32", *TINY, "--resolution", "32", *TINY_ARCH,
-                         "--max_train_steps", "1", "--validation_steps", "0", "--grow_from", small)
+                         "--max_train_steps", "1", "--validation_steps", "0", "--init_from", small)
     assert summary["step"] == 1
     from gpen_hf.models import StyleGAN2Prior
 
@@ -316,6 +319,36 @@ def test_pretrain_grows_from_a_smaller_prior_and_reads_weighted_sources(faces, t
     proc = subprocess.run([sys.executable, str(ROOT / "training" / "pretrain_prior.py"), "--train_data_dir",
                            str(faces), "--output_dir", str(tmp_path / "bad"), *TINY, "--resolution", "32",
                            *TINY_ARCH[:2], "--style_dim", "16", *TINY_ARCH[4:], "--max_train_steps", "1",
-                           "--grow_from", str(small)], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                           "--init_from", str(small)], capture_output=True, text=True, timeout=300, cwd=ROOT,
                           check=False)
     assert proc.returncode != 0 and "style_dim (32, asked for 16)" in proc.stderr
+
+
+def test_gpu_chunks_pack_train_and_hand_back_weights(faces, tmp_path):
+    """training/gpu/chunk.py at toy size on the CPU: pack → run (from the start weights, then from the work
+    folder's checkpoint as on a warm machine) → unpack into a start folder."""
+    chunk = [sys.executable, str(ROOT / "training" / "gpu" / "chunk.py")]
+    prior = tmp_path / "prior"
+    run_cli("pretrain_prior.py", "--train_data_dir", faces, "--output_dir", prior, *TINY, *TINY_ARCH,
+            "--max_train_steps", "2", "--validation_steps", "0", "--checkpointing_steps", "2")
+    pack, work, out = tmp_path / "pack", tmp_path / "work", tmp_path / "out"
+    subprocess.run([*chunk, "pack", "--sources", str(faces), "--size", "24", "--start", str(prior / "checkpoint-2"),
+                    "--out", str(pack)], check=True, cwd=ROOT, capture_output=True, timeout=300)
+    packed = sorted(p.suffix for p in (pack / "data" / "0").iterdir())
+    assert packed == [".jpg"] * 2 + [".webp"] * 4  # JPEGs that fit travel as they are, the rest lossless
+    assert load_file(pack / "start" / "generator" / "diffusion_pytorch_model.safetensors")[
+        "generator.input.input"].dtype == torch.bfloat16
+    stage = [*TINY, *TINY_ARCH, "--train_data_dir", str(pack / "data" / "0"), "--validation_steps", "0",
+             "--checkpointing_steps", "1"]
+    for steps in ("1", "2"):
+        proc = subprocess.run([*chunk, "run", "--stage", "pretrain_prior", "--seconds", "240", "--work", str(work),
+                               "--pack", str(pack), "--out", str(out), "--", *stage, "--max_train_steps", steps],
+                              cwd=ROOT, capture_output=True, text=True, timeout=400, check=False)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert ("--init_from" in proc.stdout) == (steps == "1")  # the second chunk resumes the checkpoint
+        assert json.loads((out / "chunk.json").read_text())["checkpoint"] == f"checkpoint-{steps}"
+    subprocess.run([*chunk, "unpack", str(out), str(tmp_path / "next")], check=True, cwd=ROOT, timeout=120,
+                   capture_output=True)
+    from gpen_hf.models import StyleGAN2Prior
+
+    assert StyleGAN2Prior.from_pretrained(tmp_path / "next", subfolder="generator").dtype == torch.float32

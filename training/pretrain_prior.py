@@ -29,8 +29,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
       help='DiffAugment policy for D inputs, e.g. "color,translation,cutout" (recommended under ~10k faces).')
     a("--mbstd_group_size", type=int, default=0, help="Minibatch-stddev group (0: whole batch, as GPEN's D).")
     a("--random_flip", action="store_true", help="Mirror real faces at random (x-flips).")
-    a("--grow_from", default=None,
-      help="A smaller stage-1 folder (generator/ + discriminator/): its layers are kept and grown to --resolution.")
+    a("--init_from", default=None,
+      help="Start from the weights of a stage-1 folder (generator/ + discriminator/: a run's output or checkpoint) "
+           "of this or a smaller resolution; when smaller, the prior is grown: its layers are kept and the new top "
+           "layers start so that the first samples are its samples upsampled.")
     return parser.parse_args(argv)
 
 

@@ -15,10 +15,11 @@ from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
 
 
 def grow_prior(small: StyleGAN2Prior, resolution: int) -> StyleGAN2Prior:
-    """A prior at ``resolution`` (a multiple of the small one's) holding ``small``'s layers; new ToRGBs zeroed."""
+    """A prior at ``resolution`` (a multiple of the small one's) holding ``small``'s layers; new ToRGBs zeroed.
+    At the same resolution it is a copy (a run that starts from another run's weights)."""
     config = {k: v for k, v in small.config.items() if not k.startswith("_")}
-    if resolution <= config["resolution"] or resolution % config["resolution"]:
-        raise ValueError(f"can only grow a {config['resolution']}-px prior to a larger multiple, got {resolution}")
+    if resolution < config["resolution"] or resolution % config["resolution"]:
+        raise ValueError(f"can only grow a {config['resolution']}-px prior to a multiple of it, got {resolution}")
     big = StyleGAN2Prior(**{**config, "resolution": resolution})
     _, unexpected = big.load_state_dict(small.state_dict(), strict=False)
     if unexpected:
@@ -31,10 +32,13 @@ def grow_prior(small: StyleGAN2Prior, resolution: int) -> StyleGAN2Prior:
 
 def grow_discriminator(small: GPENDiscriminator, resolution: int) -> GPENDiscriminator:
     """A discriminator at ``resolution`` whose lower residual blocks and head are ``small``'s (input layer and
-    the new top blocks fresh)."""
+    the new top blocks fresh); a copy at the same resolution."""
     config = {k: v for k, v in small.config.items() if not k.startswith("_")}
     big = GPENDiscriminator(**{**config, "resolution": resolution})
     extra = len(big.convs) - len(small.convs)  # new top residual blocks
+    if extra == 0:
+        big.load_state_dict(small.state_dict())
+        return big
     state = {}
     for key, value in small.state_dict().items():
         if key.startswith("convs."):

@@ -34,9 +34,9 @@ def sample_z(batch: int, style_dim: int, mixing_prob: float, n_latent: int, devi
     return torch.randn(batch, style_dim).to(device), None
 
 
-def grown_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
-    """``--grow_from``: the models of a smaller stage-1 run (its training generator and discriminator), grown to
-    this run's resolution; the architecture must otherwise match the one asked for."""
+def initial_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
+    """``--init_from``: the generator and discriminator of another stage-1 folder (a run's output or one of its
+    checkpoints), grown to this run's resolution if smaller; the architecture must otherwise match."""
     small = StyleGAN2Prior.from_pretrained(folder, subfolder="generator")
 
     def plain(value):  # config values read back from JSON are lists where the constructor had tuples
@@ -45,11 +45,12 @@ def grown_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
     mismatched = {k: (small.config[k], prior.config[k]) for k in prior.config
                   if k != "resolution" and not k.startswith("_") and plain(small.config.get(k)) != plain(prior.config[k])}
     if mismatched:
-        raise ValueError(f"--grow_from {folder}: the small prior differs in " + ", ".join(
+        raise ValueError(f"--init_from {folder}: its prior differs in " + ", ".join(
             f"{k} ({theirs!r}, asked for {mine!r})" for k, (theirs, mine) in mismatched.items()))
     grown = grow_prior(small, prior.config.resolution)
     d_small = GPENDiscriminator.from_pretrained(folder, subfolder="discriminator")
-    logger.info("grew the %d-px prior of %s to %d px", small.config.resolution, folder, prior.config.resolution)
+    logger.info("starting from the %d-px prior of %s (%d px here)", small.config.resolution, folder,
+                prior.config.resolution)
     return grown, grow_discriminator(d_small, prior.config.resolution)
 
 
@@ -61,8 +62,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                            channel_multiplier=args.channel_multiplier, narrow=args.narrow, noise_mode=args.noise_mode)
     disc = GPENDiscriminator(resolution=args.resolution, channel_multiplier=args.channel_multiplier,
                              narrow=args.narrow, mbstd_group_size=args.mbstd_group_size)
-    if args.grow_from:
-        prior, disc = grown_models(args.grow_from, prior, disc)
+    if args.init_from:
+        prior, disc = initial_models(args.init_from, prior, disc)
     pl_every = args.path_length_every if args.path_length_weight > 0 else 0
     gan = prepare_gan(accelerator, args, prior, disc, TrainState(path_mean=0.0), g_reg_every=pl_every,
                       project="gpen_prior")

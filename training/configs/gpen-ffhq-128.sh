@@ -42,9 +42,9 @@ python training/pretrain_prior.py --train_data_dir "$DATA/prior-train" --output_
 # Tracking, beside the run: KID-AlexNet of every 500th checkpoint against 1,000 training faces, fixed-z grids.
 python training/track_prior.py "$RUNS/prior64" --train_data_dir "$DATA/prior-train" --every 500
 
-# Stage 1b: grown to 128 px (--grow_from: the 64-px layers kept, the new ToRGB starts at zero), 4,000 steps of
+# Stage 1b: grown to 128 px (--init_from: the 64-px layers kept, the new ToRGB starts at zero), 4,000 steps of
 # 16 (64k images); R1 gamma 0.0002 * 128^2 / 16 ~ 0.2; the q~50 128-px faces weighted 0.25.
-python training/pretrain_prior.py --grow_from "$RUNS/prior64" \
+python training/pretrain_prior.py --init_from "$RUNS/prior64" \
   --train_data_dir "$SHARED/data/ffhq/train/256" "$SHARED/data/ffhq/train/128" "$SHARED/data/faces/MANIFEST.csv" \
   --source_weights 1 0.25 1 --manifest_filter split=train kind=aligned_face --output_dir "$RUNS/prior128" --resolution 128 $ARCH \
   --train_batch_size 16 --max_train_steps 4000 --learning_rate 2e-3 --r1_gamma 0.2 --r1_every 16 \
