@@ -38,17 +38,18 @@ def make_candidates(
     """name → function(x) returning the restored image; each sets the model's mode it needs."""
     device_type = next(model.parameters()).device.type
 
-    def run(reference: bool, dtype: torch.dtype | None = None, fn: Callable | None = None, malloc: bool = True):
+    def run(reference: bool, dtype: torch.dtype | None = None, fn: Callable | None = None, malloc: bool = True,
+            impl: str = "folded"):
         def call(x: torch.Tensor) -> torch.Tensor:
             tune_cpu_allocator(malloc)
-            set_implementation(model, "grouped" if reference else "folded")
+            set_implementation(model, "grouped" if reference else impl)
             with torch.inference_mode(), torch.autocast(device_type, dtype=dtype or torch.bfloat16,
                                                         enabled=dtype is not None):
                 return (fn if fn is not None else model)(x, return_dict=False)[0].float().clone()
 
         return call
 
-    candidates = {"reference fp32": run(True), "fast fp32": run(False)}
+    candidates = {"reference fp32": run(True), "fast fp32": run(False), "winograd fp32": run(False, impl="winograd")}
     if authors:  # the reference code as the authors' script runs it: glibc's default malloc behaviour
         candidates = {"authors fp32": run(True, malloc=False), **candidates}
     if bf16:

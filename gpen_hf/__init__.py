@@ -2,7 +2,10 @@
 
 __version__ = "0.1.0"
 
+from functools import partial
+
 from .degradation import DegradationParams, degrade, sample
+from .hub import pretrained_folder
 from .models import (
     GPENDiscriminator,
     GPENDiscriminatorOutput,
@@ -14,7 +17,14 @@ from .models import (
     StyleGAN2Generator,
     set_implementation,
 )
+from .models.rrdbnet import RRDBNet
 from .pipeline import GPENPipeline, GPENPipelineOutput
+
+# Wiring of the layers: each model's from_pretrained asks the one resolver (registry names, .pth files, Hub
+# errors) first; models/ itself imports nothing of this (see models/_sources.py).
+GPENModel.source_resolver = partial(pretrained_folder, kind="gpen")
+ParseNet.source_resolver = partial(pretrained_folder, kind="parsenet")
+RRDBNet.source_resolver = partial(pretrained_folder, kind="realesrnet")
 
 __all__ = [
     "DegradationParams",
@@ -27,6 +37,7 @@ __all__ = [
     "OriginalCheckpointError",
     "ParseNet",
     "ParseNetOutput",
+    "RRDBNet",
     "StyleGAN2Generator",
     "degrade",
     "sample",

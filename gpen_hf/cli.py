@@ -15,16 +15,20 @@ from collections.abc import Sequence
 #: subcommand name -> module in gpen_hf.commands
 COMMANDS: dict[str, str] = {
     "restore": "restore",
+    "restore-video": "restore_video",
     "degrade": "degrade",
     "convert": "convert",
     "evaluate": "evaluate",
     "export-onnx": "export_onnx",
+    "models": "models",
+    "download": "download",
 }
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gpen-hf", description="GPEN blind face restoration: restore, degrade, evaluate, convert, export."
+        prog="gpen-hf", description="GPEN blind face restoration: restore, degrade, evaluate, convert, export; the authors' "
+        "weights by name (models, download)."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = [a for a in (argv or []) if not a.startswith("-")][:1]

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import torch
 
+from .faces.align import TEMPLATES_512
 from .models import GPENDiscriminator, GPENModel
+from .registry import GPEN_LICENCE, KnownWeights
 
 VARIANT_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -27,10 +30,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_card(model: GPENModel, source: Path, sha256: str, discriminator: bool) -> str:
-    """A short Hub model card for a converted official checkpoint."""
+def model_card(model: GPENModel, source: Path, sha256: str, discriminator: bool,
+               entry: KnownWeights | None = None) -> str:
+    """A short Hub model card for a converted official checkpoint (its registry entry, when it has one)."""
     cfg = model.config
     n_params = sum(p.numel() for p in model.parameters())
+    points = ", ".join(f"({x:g}, {y:g})" for x, y in TEMPLATES_512[cfg.face_template].tolist())
+    origin = f" (`{entry.name}`: {entry.repo_type} repo `{entry.repo_id}`)" if entry else ""
     lines = [
         "---",
         "library_name: gpen-hf",
@@ -47,20 +53,21 @@ def model_card(model: GPENModel, source: Path, sha256: str, discriminator: bool)
         ("GAN Prior Embedded Network for blind face restoration (Yang et al., CVPR 2021, arXiv 2105.06070), "
         "converted with `gpen-hf convert` from the authors' release file, with no change to any weight."),
         "",
-        f"- source file: `{source.name}` (sha256 `{sha256}`)",
+        f"- source file: `{source.name}`{origin} (sha256 `{sha256}`)",
         (f"- resolution {cfg.resolution}, style_dim {cfg.style_dim}, n_mlp {cfg.n_mlp}, channel_multiplier "
         f"{cfg.channel_multiplier}, narrow {cfg.narrow}, noise_mode `{cfg.noise_mode}`; {n_params / 1e6:.1f} M "
         "parameters"),
         f"- discriminator: {'included in `discriminator/`' if discriminator else 'not included'}",
+        (f"- face alignment: `face_template: {cfg.face_template}` in config.json, the 5 points at 512 px "
+         f"(eyes, nose, mouth corners) {points}; the pipeline aligns faces to it"),
         "",
         "```python",
         "from gpen_hf import GPENPipeline",
-        "pipe = GPENPipeline.from_pretrained(\"PATH_OR_REPO_ID\")",
+        f"pipe = GPENPipeline.from_pretrained(\"{entry.name if entry else 'PATH_OR_REPO_ID'}\")",
         "restored = pipe(\"photo.jpg\").image",
         "```",
         "",
-        ("License: the authors' weights were released for academic and non-commercial use (yangxy/GPEN); "
-        "check their terms before any other use."),
+        f"Licence: {entry.licence if entry else GPEN_LICENCE}; check the authors' terms before any other use.",
         "",
     ]
     return "\n".join(lines)
@@ -71,12 +78,16 @@ def convert_original_checkpoint(
     output_dir: str | Path,
     discriminator: str | Path | None = None,
     variant: str | None = None,
+    entry: KnownWeights | None = None,
 ) -> Path:
-    """Load ``checkpoint`` (and optionally a discriminator file), check them, and save a pretrained folder."""
+    """Load ``checkpoint`` (and optionally a discriminator file), check them, and save a pretrained folder.
+
+    ``entry``: the registry entry the file was fetched for (its template and licence go into the folder)."""
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
     if variant is not None and variant not in VARIANT_DTYPES:
         raise ValueError(f"variant must be one of {sorted(VARIANT_DTYPES)} or None, got {variant!r}")
-    model = GPENModel.from_original_checkpoint(checkpoint)
+    model = GPENModel.from_original_checkpoint(checkpoint, **(
+        {"face_template": entry.face_template} if entry and entry.face_template else {}))
     disc = GPENDiscriminator.from_original_checkpoint(discriminator) if discriminator else None
     if disc is not None and disc.config.resolution != model.config.resolution:
         raise ValueError(
@@ -91,5 +102,6 @@ def convert_original_checkpoint(
         if dtype is not None:
             net = net.to(dtype)
         net.save_pretrained(folder, variant=variant, safe_serialization=True)
-    (output_dir / "README.md").write_text(model_card(model, checkpoint, _sha256(checkpoint), disc is not None))
+    (output_dir / "README.md").write_text(model_card(model, checkpoint, sha256_file(checkpoint), disc is not None,
+                                                           entry))
     return output_dir

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import torch
 
 BLUR_TYPES = ("none", "iso", "aniso", "motion")
+UPSAMPLE_FILTERS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class DegradationParams:
         grayscale: convert the LQ to gray (3 equal channels).
         flip: mirror left/right (apply to the target too: see ``degrade_pair``).
         upsample: resize the LQ back to the input size (what the model sees) instead of returning it small.
+        upsample_filter: ``"linear"`` (training's default) or ``"cubic"`` for that resize.
         seed: seed of the noise generator; the only random part of ``degrade``.
     """
 
@@ -63,6 +65,7 @@ class DegradationParams:
     grayscale: bool = False
     flip: bool = False
     upsample: bool = True
+    upsample_filter: str = "linear"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -72,6 +75,8 @@ class DegradationParams:
             raise ValueError(f"scale must be > 0, got {self.scale}")
         if self.noise_sigma < 0:
             raise ValueError(f"noise_sigma must be >= 0, got {self.noise_sigma}")
+        if self.upsample_filter not in UPSAMPLE_FILTERS:
+            raise ValueError(f"upsample_filter must be one of {sorted(UPSAMPLE_FILTERS)}, got {self.upsample_filter!r}")
         if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 100:
             raise ValueError(f"jpeg_quality must be in [1, 100] or None, got {self.jpeg_quality}")
 
@@ -135,6 +140,30 @@ PRESETS: dict[str, Preset] = {
         flip_prob=0.5,
     ),
 }
+
+
+#: Fixed evaluation degradations, defined at 128 px (issue #20): Gaussian blur sigma, area downscale factor,
+#: noise sigma (0-255), JPEG quality; bicubic back to the face size. Blur scales with the face size.
+FIXED_DEGRADATIONS: dict[str, dict[str, float]] = {
+    "moderate": {"sigma": 1.5, "scale": 4, "noise": 8, "jpeg": 40},
+    "severe": {"sigma": 3.0, "scale": 8, "noise": 12, "jpeg": 25},
+}
+FIXED_REFERENCE_RESOLUTION = 128
+
+
+def fixed_degradation(name: str, resolution: int, seed: int = 0) -> DegradationParams:
+    """One of :data:`FIXED_DEGRADATIONS` for a face of ``resolution`` px; ``"srN"`` is pure ×N downsampling
+    (the paper's face super-resolution task). ``seed`` only draws the noise."""
+    ratio = resolution / FIXED_REFERENCE_RESOLUTION
+    if name.startswith("sr") and name[2:].isdigit() and int(name[2:]) > 1:
+        return DegradationParams(scale=float(name[2:]), upsample_filter="cubic", seed=seed)
+    if name not in FIXED_DEGRADATIONS:
+        raise ValueError(f"unknown fixed degradation {name!r}; choose from {sorted(FIXED_DEGRADATIONS)} or srN")
+    d = FIXED_DEGRADATIONS[name]
+    sigma = d["sigma"] * ratio
+    return DegradationParams(blur="iso", kernel_size=2 * math.ceil(3 * sigma) + 1, sigma_x=sigma, sigma_y=sigma,
+                             scale=float(d["scale"]), noise_sigma=float(d["noise"]), jpeg_quality=int(d["jpeg"]),
+                             upsample_filter="cubic", seed=seed)
 
 
 def sample(
@@ -226,7 +255,7 @@ def degrade(image: np.ndarray, params: DegradationParams) -> np.ndarray:
     if params.grayscale:
         lq = np.repeat(cv2.cvtColor(lq, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
     if params.upsample and lq.shape[:2] != (h, w):
-        lq = cv2.resize(lq, (w, h), interpolation=cv2.INTER_LINEAR)
+        lq = cv2.resize(lq, (w, h), interpolation=UPSAMPLE_FILTERS[params.upsample_filter])
     return np.ascontiguousarray(lq)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .degradation import degrade, sample, with_overrides
+from .degradation import PRESETS, degrade, fixed_degradation, sample, with_overrides
 from .faces.align import resize_face
 from .image_io import IMAGE_EXTENSIONS, load_image
 from .metrics import HIGHER_IS_BETTER, FaceMetrics
@@ -110,9 +110,18 @@ def classical_restore(image: np.ndarray) -> np.ndarray:
 BASELINES = ("LQ input", "bicubic", "Lanczos", "classical")
 
 
+def face_degradation(preset: str, seed: int, index: int, resolution: int):
+    """Parameters for face ``index``: drawn from a sampling preset (:data:`~gpen_hf.degradation.PRESETS`) with
+    ``rng([seed, index])``, or a fixed degradation (``moderate``, ``severe``, ``srN``) with that face's noise."""
+    rng = np.random.default_rng([seed, index])
+    if preset in PRESETS:
+        return sample(rng, preset, resolution=resolution)
+    return fixed_degradation(preset, resolution, seed=int(rng.integers(0, 2**31 - 1)))
+
+
 def degraded_inputs(hq_faces: Sequence[np.ndarray], preset: str, seed: int,
                     baselines: Sequence[str] = BASELINES) -> dict[str, list[np.ndarray]]:
-    """The LQ faces (at full size) and the resizing baselines, face ``i`` degraded with ``rng([seed, i])``.
+    """The LQ faces (at full size) and the resizing baselines, face ``i`` degraded as :func:`face_degradation`.
 
     The ``"LQ input"`` entry is always there (it is what restorers get); ``baselines`` picks the others.
     """
@@ -121,7 +130,7 @@ def degraded_inputs(hq_faces: Sequence[np.ndarray], preset: str, seed: int,
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {list(BASELINES)}")
     out: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES if name == "LQ input" or name in baselines}
     for i, hq in enumerate(hq_faces):
-        params = sample(np.random.default_rng([seed, i]), preset, resolution=hq.shape[0])
+        params = face_degradation(preset, seed, i, hq.shape[0])
         out["LQ input"].append(degrade(hq, params))
         if len(out) == 1:
             continue

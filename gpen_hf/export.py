@@ -34,12 +34,10 @@ class _ImageOnly(nn.Module):
 
 
 def load_model(source: str | Path | GPENModel) -> GPENModel:
-    """A model instance, a ``from_pretrained`` folder (or hub id), or an official ``.pth`` release file."""
+    """A model instance, or any source ``GPENModel.from_pretrained`` takes (folder, Hub id, registry name such as
+    ``gpen-bfr-512``, official ``.pth`` release file)."""
     if isinstance(source, GPENModel):
         return source
-    path = Path(source)
-    if path.is_file() and path.suffix in (".pth", ".pt"):
-        return GPENModel.from_original_checkpoint(path)
     return GPENModel.from_pretrained(str(source))
 
 
@@ -78,7 +76,17 @@ def export_onnx(
             dynamo=False,
             dynamic_axes={"sample": {0: "batch"}, "restored": {0: "batch"}} if dynamic_batch else None,
         )
+    _add_metadata(output, {"face_template": model.config.face_template})
     return output
+
+
+def _add_metadata(path: Path, values: dict[str, str]) -> None:
+    """Store ``values`` as the graph's metadata_props (the pipeline reads ``face_template`` back)."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    onnx.helper.set_model_props(graph, values)
+    onnx.save(graph, str(path))
 
 
 def onnx_session(path: str | Path, threads: int | None = None):
@@ -112,6 +120,8 @@ class OnnxRuntimeGPEN(nn.Module):
             raise ValueError(f"{self.path}: expected a GPEN graph with input (N, 3, R, R), got {graph_input.shape}")
         self.input_name, self.resolution = graph_input.name, height
         self.fixed_batch = batch if isinstance(batch, int) else None
+        #: the alignment the exported model expects (graph metadata; graphs from before it was stored: ffhq)
+        self.face_template = self.session.get_modelmeta().custom_metadata_map.get("face_template", "ffhq")
 
     def forward(self, sample: torch.Tensor) -> torch.Tensor:
         x = sample.detach().float().cpu().numpy()

@@ -7,7 +7,7 @@ all image handling — loading, detection, warps, dtype/device moves, blending �
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,28 +17,24 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gpen_hf.faces.align import FaceAligner, resize_face, transform_points
+from gpen_hf.faces.align import FaceAligner, face_template, resize_face, transform_points
+from gpen_hf.faces.blend import band_split, match_colour, residual_noise_gain, signal_gate
 from gpen_hf.faces.detect import Detections, FaceDetector
+from gpen_hf.faces.mask import MASK_KINDS, crop_mask, feather_parsing_mask
 from gpen_hf.faces.paste import paste_faces
+from gpen_hf.faces.quality import THRESHOLDS, analysis_crop, estimate_quality, photo_block_region
+from gpen_hf.fidelity import FaceFidelity, IdentityGuard, alpha_from_quality, blend_crops
 from gpen_hf.image_io import ImageInput, load_image, to_pil
 from gpen_hf.runtime import batch_size_for_budget, inference_context
+from gpen_hf.upsample import Upsampler, get_upsampler, lanczos_upsample
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "gpen-default"
 #: Activation memory allowed per model call (MiB): ~2 faces of GPEN-512 in float32 (see benchmarks/RESULTS.md).
 DEFAULT_MEMORY_BUDGET_MB = 2048.0
-Upsampler = Callable[[np.ndarray, float], np.ndarray]
-
-
-def lanczos_upsample(image: np.ndarray, factor: float) -> np.ndarray:
-    """Resize an image (any channel count) by ``factor`` with Lanczos; the default background upsampler."""
-    h, w = image.shape[:2]
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    if size == (w, h):
-        return image.copy()
-    interp = cv2.INTER_LANCZOS4 if factor > 1 else cv2.INTER_AREA
-    return cv2.resize(image, size, interpolation=interp)
+#: the resolution face-parsing networks (ParseNet) work at
+PARSING_RESOLUTION = 512
 
 
 @dataclass
@@ -47,12 +43,14 @@ class GPENPipelineOutput:
 
     Attributes:
         image: the restored photo (PIL image, RGBA when the input had alpha, or H×W×C uint8 array).
-        restored_faces: model outputs after the ``alpha`` blend, R×R, one per face.
+        restored_faces: model outputs after colour matching and the ``alpha`` blend, R×R, one per face.
         cropped_faces: the aligned input crops fed to the model.
         boxes: N×4 ``x0, y0, x1, y1`` face boxes in input pixels.
         landmarks: N×5×2 landmarks in input pixels.
         scores: detector confidences (1.0 in aligned mode).
         message: a short human-readable summary (e.g. that no face was found and the input is returned).
+        fidelity: per face, the degradation estimate, the blend weight used and the identity check
+            (:class:`gpen_hf.fidelity.FaceFidelity`), i.e. why the face was or wasn't changed.
     """
 
     image: Image.Image | np.ndarray
@@ -62,21 +60,48 @@ class GPENPipelineOutput:
     landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 5, 2), np.float32))
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     message: str = ""
+    fidelity: list[FaceFidelity] = field(default_factory=list)
 
     @property
     def num_faces(self) -> int:
         return len(self.cropped_faces)
 
 
-def _model_resolution(model: torch.nn.Module, resolution: int | None) -> int:
+def _config_value(model: torch.nn.Module, key: str) -> Any:
     config = getattr(model, "config", None)
-    value = getattr(config, "resolution", None) if config is not None else None
+    value = getattr(config, key, None) if config is not None else None
     if value is None and isinstance(config, dict):
-        value = config.get("resolution")
+        value = config.get(key)
+    return value
+
+
+def _model_resolution(model: torch.nn.Module, resolution: int | None) -> int:
+    value = _config_value(model, "resolution")
     value = value if value is not None else resolution
     if value is None:
         raise ValueError("cannot tell the model's resolution: it has no config.resolution; pass resolution=...")
     return int(value)
+
+
+def _blocking_part(quality) -> float:
+    """How JPEG-blocked a face is, 0–1 (closes the band-split's signal gate)."""
+    if quality is None:
+        return 0.0
+    clean, blocked = THRESHOLDS["blocking"]
+    return float(np.clip((quality.blocking - clean) / (blocked - clean), 0.0, 1.0))
+
+
+def load_parsing_model(model: torch.nn.Module | str | Path) -> torch.nn.Module:
+    """A face-parsing network as given, or ParseNet loaded from an official weight file (``ParseNet-latest.pth``)."""
+    if isinstance(model, torch.nn.Module):
+        return model.eval()
+    path = Path(model)
+    if not path.is_file():
+        raise FileNotFoundError(f"face-parsing weights not found: {path} (expected ParseNet-latest.pth or "
+                                "facexlib's parsing_parsenet.pth)")
+    from gpen_hf.models.parsenet import ParseNet
+
+    return ParseNet.from_original_checkpoint(path).eval()
 
 
 def select_faces(dets: Detections, size: tuple[int, int], only_center_face: bool,
@@ -111,25 +136,37 @@ class GPENPipeline:
         model: a ``GPENModel`` or any module mapping N×3×R×R in [-1, 1] to an output with ``.sample``
             (or a tensor / tuple whose first item is the tensor).
         detector: face detector (default: YuNet :class:`FaceDetector`, created on first use).
-        aligner: face aligner (default: FFHQ template at the model's resolution).
+        aligner: face aligner (default: the template the model's config names, ``face_template``: the authors'
+            for their weights, FFHQ for ours, at the model's resolution).
         resolution: the model's input size, when ``model.config.resolution`` does not exist.
+        parsing_model: a face-parsing network for ``mask="parsing"`` (e.g. ``ParseNet``: N×3×512×512 in
+            [-1, 1] to an output with ``.parsing_logits``), or the path of its weight file.
+        identity_guard: the guard used when ``identity_guard=True`` (default: :class:`IdentityGuard`).
     """
 
     def __init__(self, model: torch.nn.Module, detector: FaceDetector | None = None,
-                 aligner: FaceAligner | None = None, resolution: int | None = None) -> None:
+                 aligner: FaceAligner | None = None, resolution: int | None = None,
+                 parsing_model: torch.nn.Module | str | Path | None = None,
+                 identity_guard: IdentityGuard | None = None) -> None:
         self.model = model.eval()
+        self.parsing_model = load_parsing_model(parsing_model) if parsing_model is not None else None
+        self.guard = identity_guard if identity_guard is not None else IdentityGuard()
         use_fastest_path(self.model, self.device)
         self.resolution = _model_resolution(model, resolution)
         self._detector = detector
-        self.aligner = aligner if aligner is not None else FaceAligner(self.resolution)
+        template = face_template(_config_value(model, "face_template") or "ffhq", self.resolution)
+        self.aligner = aligner if aligner is not None else FaceAligner(self.resolution, template)
+        self._upsamplers: dict[str, Upsampler] = {}
         if self.aligner.resolution != self.resolution:
             raise ValueError(f"aligner resolution {self.aligner.resolution} != model resolution {self.resolution}")
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path | None = None, torch_dtype: torch.dtype | None = None,
                         device: str | torch.device = "cpu", subfolder: str | None = None,
+                        parsing_model: torch.nn.Module | str | Path | None = None,
                         **kwargs: Any) -> GPENPipeline:
-        """Load a ``GPENModel`` (local folder or Hub repo id) and wrap it; ``None`` means the shipped model."""
+        """Load a ``GPENModel`` and wrap it: a folder, Hub repo id, registry name (``"gpen-bfr-512"``, fetched and
+        converted on first use) or an authors' ``.pth``; ``None`` means the shipped model."""
         from gpen_hf.models.gpen import GPENModel
 
         if path_or_repo_id is None:
@@ -142,7 +179,7 @@ class GPENPipeline:
         if torch_dtype is not None:
             load_kwargs["torch_dtype"] = torch_dtype
         model = GPENModel.from_pretrained(str(path_or_repo_id), **load_kwargs, **kwargs)
-        return cls(model.to(device))
+        return cls(model.to(device), parsing_model=parsing_model)
 
     @classmethod
     def from_onnx(cls, path: str | Path, threads: int | None = None, **kwargs: Any) -> GPENPipeline:
@@ -150,6 +187,7 @@ class GPENPipeline:
         from gpen_hf.export import OnnxRuntimeGPEN
 
         model = OnnxRuntimeGPEN(path, threads)
+        kwargs.setdefault("aligner", FaceAligner(model.resolution, face_template(model.face_template, model.resolution)))
         return cls(model, resolution=model.resolution, **kwargs)
 
     @property
@@ -178,8 +216,9 @@ class GPENPipeline:
                       memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> list[np.ndarray]:
         """Run the model on aligned R×R×3 uint8 crops, ``batch_size`` at a time; returns uint8 crops.
 
-        ``autocast_dtype`` ("bf16"/"fp16"/torch dtype) runs the model under autocast; ``memory_budget_mb`` caps the batch
-        so the estimated activations of one batch fit in it (None: no cap). Only one batch is alive at a time.
+        ``autocast_dtype`` ("bf16"/"fp16"/torch dtype) runs the model under autocast; ``memory_budget_mb`` caps
+        the batch so the estimated activations of one batch fit in it (None: no cap). Only one batch is alive at a
+        time.
         """
         batch_size = batch_size_for_budget(self.model, memory_budget_mb, batch_size)
         restored: list[np.ndarray] = []
@@ -215,12 +254,15 @@ class GPENPipeline:
         image: ImageInput,
         *,
         aligned: bool = False,
-        alpha: float = 1.0,
+        alpha: float | Literal["auto"] = "auto",
+        mask: str = "face",
+        colour_match: bool = True,
+        identity_guard: bool = True,
         upscale: float = 1.0,
         only_center_face: bool = False,
         max_faces: int | None = None,
         batch_size: int = 4,
-        background_upsampler: Upsampler | None = None,
+        background_upsampler: Upsampler | str | None = lanczos_upsample,
         output_type: Literal["pil", "np"] = "pil",
         autocast_dtype: str | torch.dtype | None = None,
         memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB,
@@ -229,12 +271,18 @@ class GPENPipeline:
 
         Args:
             aligned: the input is already an aligned face crop; skip detection and paste-back.
-            alpha: fidelity blend, 1 = model output only, 0 = the input face.
+            alpha: fidelity blend per face: ``"auto"`` (default) from each face's measured degradation (a clean
+                face is left almost as it is), or a number for all faces, 1 = model output, 0 = the input face.
+            mask: where a face is pasted: ``"face"`` (the face region, default), ``"parsing"`` (the pipeline's
+                ``parsing_model``) or ``"square"`` (the whole crop minus a margin).
+            colour_match: give restored faces the photo's low-frequency colour inside the mask.
+            identity_guard: lower a face's ``alpha`` when the blended face's identity strays from the input's.
             upscale: output size factor; the background is resized by ``background_upsampler``.
             only_center_face / max_faces: restore just the face nearest the centre / the largest ones.
             batch_size: faces per model call.
-            background_upsampler: ``f(image, factor) -> image``, used when ``upscale`` is not 1 (None:
-                :func:`lanczos_upsample`).
+            background_upsampler: ``f(image, factor) -> image``, or a name: ``"lanczos"``, ``"realesrnet-x2"``
+                (the authors' Real-ESRNet, fetched on first use, tiled); ``None`` leaves the background at input
+                size when ``upscale`` is 1 and uses Lanczos otherwise.
             output_type: ``"pil"`` or ``"np"`` (uint8 arrays).
             autocast_dtype: run the model under autocast in this dtype (``"bf16"``, ``"fp16"``); None: in the
                 parameters' dtype (``pipe.dtype``; choose it when loading, with ``torch_dtype``).
@@ -242,8 +290,13 @@ class GPENPipeline:
         """
         if output_type not in ("pil", "np"):
             raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if alpha != "auto" and (isinstance(alpha, str) or not 0.0 <= float(alpha) <= 1.0):
+            raise ValueError(f"alpha must be 'auto' or a number in [0, 1], got {alpha!r}")
+        if mask not in MASK_KINDS:
+            raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}")
+        if mask == "parsing" and self.parsing_model is None:
+            raise ValueError("mask='parsing' needs a face-parsing model: GPENPipeline(..., parsing_model=...) "
+                             "(CLI: --parsenet PATH)")
         if upscale <= 0:
             raise ValueError(f"upscale must be > 0, got {upscale}")
         loaded = load_image(image)
@@ -257,10 +310,11 @@ class GPENPipeline:
             crops, matrices = [c for c, _ in warped], [m for _, m in warped]
 
         restored = self.restore_faces(crops, batch_size, autocast_dtype, memory_budget_mb) if crops else []
-        if alpha < 1.0:
-            restored = [np.rint(alpha * r + (1 - alpha) * c).astype(np.uint8) for r, c in zip(restored, crops)]
+        masks = self._masks(crops, "square" if aligned else mask)
+        if colour_match:
+            restored = [match_colour(r, c, m) for r, c, m in zip(restored, crops, masks)]
 
-        upsample = background_upsampler or lanczos_upsample
+        upsample = self._upsampler(background_upsampler) if upscale != 1.0 else lanczos_upsample
         background = upsample(rgb, upscale) if upscale != 1.0 else rgb
         out_alpha = loaded.alpha
         if out_alpha is not None and upscale != 1.0:
@@ -268,16 +322,95 @@ class GPENPipeline:
         out_h, out_w = background.shape[:2]
         to_out = np.diag([w / out_w, h / out_h, 1.0])  # output pixels → input pixels
         out_matrices = [np.asarray(m) @ to_out for m in matrices]
+        out_landmarks = dets.landmarks * np.array([out_w / w, out_h / h], np.float32)
+        fidelity = [self._fidelity(r, c, rgb, background, lm, olm, alpha, identity_guard)
+                    for r, c, lm, olm in zip(restored, crops, dets.landmarks, out_landmarks)]
+        noise = [f.quality.noise if f.quality is not None else 0.0 for f in fidelity]
+        blocking = [_blocking_part(f.quality) for f in fidelity]
+        alphas = [f.alpha for f in fidelity]
         if aligned:
-            result = cv2.resize(restored[0], (out_w, out_h),
-                                interpolation=cv2.INTER_AREA if out_w < self.resolution else cv2.INTER_CUBIC)
+            result = self._paste_aligned(background, restored[0], crops[0], alphas[0], noise[0], blocking[0])
+        elif restored:
+            result = paste_faces(background, restored, out_matrices, self.aligner, masks, crops, alphas, noise,
+                                 blocking)
         else:
-            result = paste_faces(background, restored, out_matrices, self.aligner) if restored else background
+            result = background
+        blended = [blend_crops(r, c, a) for r, c, a in zip(restored, crops, alphas)]
         message = (f"{len(crops)} face(s) restored" if crops
                    else "no face found; the input is returned unchanged" + (" (upscaled)" if upscale != 1 else ""))
         if not crops:
             logger.info("%s: %s", loaded.source, message)
-        return self._output(result, out_alpha, restored, crops, dets, message, output_type)
+        out = self._output(result, out_alpha, blended, crops, dets, message, output_type)
+        out.fidelity = fidelity
+        return out
+
+    def _masks(self, crops: list[np.ndarray], kind: str) -> list[np.ndarray]:
+        """Crop-space paste masks, one per face (a parsing mask is computed per face)."""
+        if kind != "parsing":
+            return [crop_mask(kind, self.resolution)] * len(crops)
+        if not crops:
+            return []
+        from gpen_hf.faces.parsing import FACE_ONLY_MASK_VALUES, face_mask_from_parsing
+
+        net = self.parsing_model
+        param = next(net.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        size = int(getattr(getattr(net, "config", None), "in_size", PARSING_RESOLUTION))
+        batch = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in crops])
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0
+        with torch.no_grad():
+            out = net(x)
+        logits = out.parsing_logits if hasattr(out, "parsing_logits") else out
+        hard = np.asarray(face_mask_from_parsing(logits, FACE_ONLY_MASK_VALUES), np.float32)
+        r = self.resolution
+        return [feather_parsing_mask(cv2.resize(m, (r, r), interpolation=cv2.INTER_AREA)) for m in hard]
+
+    def _fidelity(self, restored: np.ndarray, crop: np.ndarray, photo: np.ndarray, background: np.ndarray,
+                  landmarks: np.ndarray, out_landmarks: np.ndarray, alpha: float | str,
+                  guard: bool) -> FaceFidelity:
+        """One face's blend weight: measured (``"auto"``) or given, then checked by the identity guard."""
+        quality = estimate_quality(analysis_crop(background, out_landmarks), None,
+                                   photo_block_region(photo, landmarks))
+        weight = alpha_from_quality(quality) if alpha == "auto" else float(alpha)
+        if not guard or weight <= 0.0:
+            return FaceFidelity(quality, weight)
+        weight_after, similarity, lowered = self.guard(restored, crop, weight)
+        return FaceFidelity(quality, weight_after, similarity, lowered)
+
+    def _paste_aligned(self, photo: np.ndarray, restored: np.ndarray, crop: np.ndarray, alpha: float,
+                       noise: float, blocking: float) -> np.ndarray:
+        """The aligned-input case of the band-split blend: the 'warp' is a plain resize, the mask all ones."""
+        out_h, out_w = photo.shape[:2]
+
+        def up(x: np.ndarray) -> np.ndarray:
+            interp = cv2.INTER_AREA if out_w < self.resolution else cv2.INTER_CUBIC
+            return cv2.resize(x, (out_w, out_h), interpolation=interp).astype(np.float32)
+
+        region, before = photo.astype(np.float32), up(crop)
+        gate = signal_gate(region - before, noise, residual_noise_gain(round(self.resolution / out_w * 20) / 20
+                                                                       or 0.05), blocking)
+        blended = band_split(region, up(restored), before, np.ones((out_h, out_w), np.float32), alpha, gate)
+        return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+    def _upsampler(self, upsampler: Upsampler | str | None) -> Upsampler:
+        """A callable for ``background_upsampler``; named ones are loaded once per pipeline."""
+        if not isinstance(upsampler, str):
+            return upsampler or lanczos_upsample
+        if upsampler not in self._upsamplers:
+            self._upsamplers[upsampler] = get_upsampler(upsampler, self.device)
+        return self._upsamplers[upsampler]
+
+    def restore_frames(self, frames: Iterable[np.ndarray], rate: float = 25.0, **kwargs: Any) -> Iterator[np.ndarray]:
+        """Restore a video given as RGB ``uint8`` frames, lazily: a generator of restored frames, in order.
+
+        Faces are tracked and steadied over time (``gpen_hf.video``); keyword arguments go to
+        :class:`~gpen_hf.video.restore.VideoRestorer` (``alpha``, ``batch_size``, ``detect_every``, ...).
+        ``rate`` is the frame rate. Only a short window of frames is held in memory. For files (audio and
+        timing kept) see :func:`gpen_hf.video.restore.restore_video` or ``gpen-hf restore-video``.
+        """
+        from gpen_hf.video.restore import VideoRestorer
+
+        return VideoRestorer(self, rate, **kwargs)(frames)
 
     @staticmethod
     def _output(result: np.ndarray, alpha: np.ndarray | None, restored: list[np.ndarray], crops: list[np.ndarray],

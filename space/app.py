@@ -1,7 +1,9 @@
-"""GPEN face restoration Space: restore photos, a degradation lab, and what model is loaded.
+"""GPEN face restoration Space: restore photos and short videos, a degradation lab, and what model is loaded.
 
 Run locally with ``python space/app.py``; on a Hugging Face Space this file is the ``app_file``. The model is
-``GPEN_MODEL`` (a ``from_pretrained`` folder or Hub repo id) or else ``gpen_hf/assets/gpen-default``. Every
+``GPEN_MODEL`` (a ``from_pretrained`` folder, Hub repo id or a name of ``gpen-hf models`` such as ``gpen-bfr-512``)
+or else ``gpen_hf/assets/gpen-default``; the About tab's dropdown switches between those names.
+``GPEN_PARSENET`` (a ParseNet weight file) adds the face-parsing paste mask. Every
 event has an ``api_name``, so the app can be driven from ``gradio_client`` too.
 """
 
@@ -20,6 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `lab` (and on a Space, `gpen_hf`) sit here
 import lab
+import video_tab
 
 from gpen_hf.degradation import degrade
 from gpen_hf.faces.align import resize_face
@@ -100,10 +103,10 @@ class LoadedModel:
 def _banner(info: lab.ModelInfo) -> str:
     if info.untrained:
         return (
-            f"> ⚠️ **The loaded model has random, untrained weights** (`{info.source}`): results "
+            f"> ⚠️ **The loaded model has random, untrained weights** (`{info.name}`): results "
             "are meaningless. See the *About / model* tab."
         )
-    return f"Model: `{info.source}` · {info.config.get('resolution', '?')} px faces"
+    return f"Model: `{info.name}` · {info.config.get('resolution', '?')} px faces"
 
 
 def _lab_view(label: str, **extra) -> gr.Image:
@@ -119,8 +122,12 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
     out_dir = Path(tempfile.mkdtemp(prefix="gpen_space_"))
 
     # ------------------------------------------------------------------ restore
-    def restore(photo: str | None, alpha: float, upscale: float, only_center_face: bool, aligned: bool):
-        """Restore every face of a photo; returns (before, after), face pairs, the PNG and a summary."""
+    def restore(photo: str | None, alpha: float, upscale: float, only_center_face: bool, aligned: bool,
+                auto_fidelity: bool = True, mask: str = "face", bg_sr: bool = False):
+        """Restore every face of a photo; returns (before, after), face pairs, the PNG and a summary.
+
+        ``auto_fidelity`` measures each face's degradation and sets its blend (the ``alpha`` slider is then
+        ignored); each face's caption says what was measured and used."""
         if photo is None:
             raise gr.Error("No photo: upload, paste or take one first.")
         try:
@@ -143,9 +150,11 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         out = pipe(
             image,
             aligned=aligned,
-            alpha=float(alpha),
+            alpha="auto" if auto_fidelity else float(alpha),
+            mask=mask,
             upscale=float(upscale),
             only_center_face=only_center_face,
+            background_upsampler="realesrnet-x2" if bg_sr else "lanczos",
             output_type="np",
         )
         seconds = time.perf_counter() - start
@@ -160,12 +169,12 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         factor = min(1.0, DISPLAY_SIDE / max(ow, oh))
         slider = (lanczos_upsample(before, factor), lanczos_upsample(result[:, :, :3], factor))
         faces = [
-            (np.hstack([c, r]), f"face {i + 1}: cropped | restored (detector score {s:.2f})")
-            for i, (c, r, s) in enumerate(zip(out.cropped_faces, out.restored_faces, out.scores))
+            (np.hstack([c, r]), f"face {i + 1}: cropped | restored · {f.summary()} · detector score {s:.2f}")
+            for i, (c, r, s, f) in enumerate(zip(out.cropped_faces, out.restored_faces, out.scores, out.fidelity))
         ]
         summary = (
             f"**{out.num_faces} face(s)** restored in **{seconds:.2f} s** · {_megapixels(w, h)} → "
-            f"{_megapixels(ow, oh)} · model `{Path(rt.info.source).name}` ({pipe.resolution} px)"
+            f"{_megapixels(ow, oh)} · model `{rt.info.name}` ({pipe.resolution} px)"
         )
         if out.num_faces == 0:
             gr.Warning(
@@ -218,6 +227,16 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         info = rt.info
         return _banner(info), info.markdown(), lab.card_body(info.card) or "*(no model card)*", info.config
 
+    def pick_model(name: str | None):
+        """The dropdown: the shipped model or the authors' weights by name (fetched on first use)."""
+        if not name:
+            return about()
+        try:
+            rt.load(name)
+        except Exception as err:  # noqa: BLE001 - one line: not cached offline, Hub not reachable, ...
+            raise gr.Error(f"Could not load {name!r}: {err}")
+        return about()
+
     def switch_model(source: str):
         if not ALLOW_MODEL_SWITCH:
             raise gr.Error(
@@ -244,18 +263,35 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=2):
                     photo = photo_input(label="Photo", sources=["upload", "clipboard", "webcam"], height=360)
+                    auto_fidelity = gr.Checkbox(
+                        value=True,
+                        label="Automatic fidelity (per face)",
+                        info="measure each face's blur, noise and JPEG blocking: clean faces are left "
+                        "almost as they are, degraded ones fully restored",
+                    )
                     alpha = gr.Slider(
                         0,
                         1,
                         value=1.0,
                         step=0.05,
-                        label="Fidelity blend α",
+                        label="Fidelity blend α (when not automatic)",
                         info="1 = restored face only, 0 = the input face",
+                    )
+                    mask_kind = gr.Radio(
+                        ["face", "parsing", "square"] if rt.pipe.parsing_model is not None else ["face", "square"],
+                        value="face",
+                        label="Paste mask",
+                        info="face: the face region only (hair, ears, background stay the photo's)",
                     )
                     upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale")
                     with gr.Row():
                         only_center = gr.Checkbox(label="Only the centre face")
                         aligned = gr.Checkbox(label="Input is an aligned face crop")
+                    bg_sr = gr.Checkbox(
+                        label="Background: the authors' Real-ESRNet ×2 (when upscaling)",
+                        interactive=lab.background_sr_available(),
+                        info=None if lab.background_sr_available() else "offline and not in the local cache",
+                    )
                     run_btn = gr.Button("Restore", variant="primary")
                     gr.Examples(
                         [[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))],
@@ -277,7 +313,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                     )
             run_btn.click(
                 restore,
-                [photo, alpha, upscale, only_center, aligned],
+                [photo, alpha, upscale, only_center, aligned, auto_fidelity, mask_kind, bg_sr],
                 [slider, faces, download, summary],
                 api_name="restore",
                 concurrency_id="model",
@@ -352,11 +388,23 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                 run_lab, [hq_view, *controls], lab_out, api_name=False, concurrency_id="model"
             )
 
+        with gr.Tab("Video"):
+            video_tab.build(lambda: rt.pipe, out_dir)
+
         with gr.Tab("About / model"):
             model_md = gr.Markdown()
             with gr.Accordion("Model card", open=True):
                 card_md = gr.Markdown()
             config_json = gr.JSON(label="config.json")
+            choices, usable, note = lab.model_choices()
+            current = lab.SHIPPED_CHOICE if rt.info.source == str(lab.DEFAULT_MODEL_DIR) else rt.info.source
+            model_pick = gr.Dropdown(
+                choices,
+                value=current if current in choices else None,
+                label="Model: the shipped one or the authors' weights by name",
+                info=note,
+                interactive=usable,
+            )
             with gr.Row():
                 model_box = gr.Textbox(
                     label="Load another model (folder or Hub repo id)",
@@ -371,6 +419,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
             )
             about_out = [banner, model_md, card_md, config_json]
             load_btn.click(switch_model, [model_box], about_out, api_name="load_model")
+            model_pick.input(pick_model, [model_pick], about_out, api_name="pick_model", concurrency_id="model")
             demo.load(about, None, about_out, api_name="about")
     demo.queue(default_concurrency_limit=int(os.environ.get("GPEN_CONCURRENCY", "1")), max_size=32)
     return demo

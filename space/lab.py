@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from gpen_hf import registry
 from gpen_hf.degradation import PRESETS, DegradationParams, sample
 from gpen_hf.faces.align import resize_face
+from gpen_hf.hub import is_cached, pretrained_folder
 from gpen_hf.pipeline import DEFAULT_MODEL_DIR, GPENPipeline
 
 #: blur kinds offered in the lab and what they mean for ``DegradationParams.blur``
@@ -36,15 +38,28 @@ class ModelInfo:
     config: dict[str, Any] = field(default_factory=dict)
     untrained: bool = False
 
+    @property
+    def name(self) -> str:
+        """What to call the model on screen: a Hub repo id as is, a local folder by its name only."""
+        local = Path(self.source)
+        if local.is_dir():
+            return local.resolve().name
+        return self.source
+
     def markdown(self) -> str:
         lines = [f"**Model:** `{self.source}` ({self.how})"]
         local = Path(self.source)
-        where = (
-            f"local folder `{local.resolve()}`"
-            if local.is_dir()
-            else f"Hugging Face Hub repo `{self.source}`"
-        )
+        entry = registry.REGISTRY.get(self.source)
+        if entry is not None:
+            where = f"the authors' `{entry.filename}` ({entry.repo_type} repo `{entry.repo_id}`), converted"
+        elif local.is_dir() or local.is_file():
+            where = f"local {'folder' if local.is_dir() else 'file'} `{local.resolve()}`"
+        else:
+            where = f"Hugging Face Hub repo `{self.source}`"
         lines.append(f"**Weights from:** {where}")
+        if entry is not None:
+            lines.append(f"**Licence:** {entry.licence}")
+        lines.append(f"**Face alignment:** the {self.config.get('face_template', 'ffhq')} template")
         if self.untrained:
             lines.insert(
                 0,
@@ -67,28 +82,47 @@ def resolve_model_source(model_path: str | None = None) -> tuple[str, str]:
         return str(DEFAULT_MODEL_DIR), "the shipped default model"
     raise FileNotFoundError(
         f"No model to load: GPEN_MODEL is not set and the default model folder {DEFAULT_MODEL_DIR} does not "
-        "exist yet. Set GPEN_MODEL to a from_pretrained folder or a Hugging Face Hub repo id."
+        "exist yet. Set GPEN_MODEL to a from_pretrained folder, a Hugging Face Hub repo id or a name of "
+        "`gpen-hf models` (e.g. gpen-bfr-512)."
     )
 
 
-def _read_card_and_config(source: str) -> tuple[str, dict[str, Any]]:
-    local = Path(source)
-    if local.is_dir():
-        card = local / "README.md"
-        config = local / "config.json"
-        return (
-            card.read_text(encoding="utf-8") if card.is_file() else "",
-            json.loads(config.read_text()) if config.is_file() else {},
-        )
-    from huggingface_hub import hf_hub_download
+def _read_card_and_config(folder: Path) -> tuple[str, dict[str, Any]]:
+    card = folder / "README.md"
+    config = folder / "config.json"
+    return (
+        card.read_text(encoding="utf-8") if card.is_file() else "",
+        json.loads(config.read_text()) if config.is_file() else {},
+    )
 
-    texts = []
-    for name in ("README.md", "config.json"):
-        try:
-            texts.append(Path(hf_hub_download(source, name)).read_text(encoding="utf-8"))
-        except Exception:  # noqa: BLE001 - a repo without a card is allowed; the About tab says so
-            texts.append("")
-    return texts[0], json.loads(texts[1]) if texts[1] else {}
+
+SHIPPED_CHOICE = "shipped model"
+
+
+def model_choices() -> tuple[list[str], bool, str]:
+    """The model dropdown: the shipped model + the authors' weights by name; whether it is usable; its note.
+
+    Offline (``HF_HUB_OFFLINE``) only names already in the local cache are listed, and with none the dropdown
+    is greyed out.
+    """
+    names = registry.names("gpen")
+    if not hf_offline():
+        return [SHIPPED_CHOICE, *names], True, "The authors' weights are fetched from the Hub on first use."
+    cached = [n for n in names if is_cached(registry.REGISTRY[n])]
+    note = ("Offline: the authors' weights need the internet (or `gpen-hf download NAME` beforehand)"
+            + (f"; cached: {', '.join(cached)}." if cached else "."))
+    return [SHIPPED_CHOICE, *cached], bool(cached), note
+
+
+def background_sr_available() -> bool:
+    """Whether the authors' Real-ESRNet ×2 can be used: online, or already in the cache."""
+    return not hf_offline() or is_cached(registry.REGISTRY["realesrnet-x2"])
+
+
+def hf_offline() -> bool:
+    from huggingface_hub import constants
+
+    return constants.is_offline_mode()
 
 
 def card_body(card: str) -> str:
@@ -104,8 +138,13 @@ def is_untrained(card: str) -> bool:
 
 def load_model(model_path: str | None = None, device: str = "cpu") -> tuple[GPENPipeline, ModelInfo]:
     source, how = resolve_model_source(model_path)
-    pipe = GPENPipeline.from_pretrained(source, device=device)
-    card, config = _read_card_and_config(source)
+    if source == SHIPPED_CHOICE:
+        source, how = str(DEFAULT_MODEL_DIR), "the shipped default model"
+    folder, subfolder = pretrained_folder(source)  # fetches/converts once; one-line errors
+    # GPEN_PARSENET (a ParseNet weight file) adds the face-parsing paste mask
+    pipe = GPENPipeline.from_pretrained(folder, subfolder=subfolder, device=device,
+                                        parsing_model=os.environ.get("GPEN_PARSENET", "").strip() or None)
+    card, config = _read_card_and_config(folder / subfolder if subfolder else folder)
     config = config or dict(pipe.model.config)
     return pipe, ModelInfo(source, how, card, config, is_untrained(card))
 

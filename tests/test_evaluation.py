@@ -110,3 +110,35 @@ def test_evaluate_cli_paired_option(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "paired against bicubic" in (tmp_path / "t.md").read_text()
     assert main(args + ["--paired", "classical"]) == 1
     assert "no row 'classical' to compare with" in capsys.readouterr().err
+
+
+def test_fixed_degradations_and_super_resolution() -> None:
+    from gpen_hf.degradation import fixed_degradation
+    from gpen_hf.metrics import psnr
+
+    hq = load_faces(list_images(FACES), 64)
+    moderate = degraded_inputs(hq, "moderate", seed=0, baselines=("bicubic",))
+    severe = degraded_inputs(hq, "severe", seed=0, baselines=("bicubic",))
+    assert np.array_equal(moderate["LQ input"][1], degraded_inputs(hq, "moderate", seed=0)["LQ input"][1])
+    for i, face in enumerate(hq):
+        assert psnr(severe["LQ input"][i], face) < psnr(moderate["LQ input"][i], face)
+    # pure x4 downsampling, bicubic back: the LQ input is the bicubic baseline, with no noise or JPEG
+    sr = degraded_inputs(hq, "sr4", seed=0, baselines=("bicubic",))
+    assert all(np.array_equal(a, b) for a, b in zip(sr["LQ input"], sr["bicubic"]))
+    params = fixed_degradation("severe", 256)
+    assert (params.sigma_x, params.scale, params.noise_sigma, params.jpeg_quality) == (6.0, 8.0, 12.0, 25)
+    with pytest.raises(ValueError, match="unknown fixed degradation 'mild'"):
+        fixed_degradation("mild", 128)
+
+
+def test_evaluate_cli_sr_task_and_unknown_preset(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    model_dir = tmp_path / "m"
+    GPENModel(resolution=32, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.125).save_pretrained(model_dir)
+    code = main(["evaluate", "--model", str(model_dir), "--data", str(FACES), "--task", "sr", "--scale", "8",
+                 "--metrics", "psnr", "--baselines", "none"])
+    assert code == 0 and "preset `sr8`" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:  # argparse: the choices are the sampling and fixed presets
+        main(["evaluate", "--model", str(model_dir), "--data", str(FACES), "--preset", "mild"])
+    assert exit_info.value.code == 2 and "invalid choice: 'mild'" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(model_dir), "--data", str(FACES), "--task", "sr", "--scale", "1"]) == 1
+    assert "--scale: --task sr needs a downsampling factor of at least 2" in capsys.readouterr().err

@@ -106,3 +106,13 @@ def test_onnx_graph_that_is_not_a_gpen_is_refused(tmp_path: Path) -> None:
     torch.onnx.export(torch.nn.Conv2d(1, 1, 3, padding=1), (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False)
     with pytest.raises(ValueError, match=r"gray\.onnx: expected a GPEN graph with input \(N, 3, R, R\)"):
         OnnxRuntimeGPEN(path)
+
+
+def test_the_face_template_travels_in_the_graph(tmp_path: Path, tiny_config: dict) -> None:
+    from gpen_hf.faces.align import GPEN_TEMPLATE_512
+    from gpen_hf.pipeline import GPENPipeline
+
+    torch.manual_seed(0)
+    torch.save(GPENModel(**tiny_config).state_dict(), tmp_path / "authors.pth")  # the release layout
+    path = export_onnx(str(tmp_path / "authors.pth"), tmp_path / "authors.onnx")  # .pth through the resolver
+    np.testing.assert_allclose(GPENPipeline.from_onnx(path).aligner.template, GPEN_TEMPLATE_512 * tiny_config["resolution"] / 512)

@@ -151,3 +151,72 @@ def test_model_source_order(monkeypatch, tiny_model):
             lab.resolve_model_source(None)
     assert lab.is_untrained((tiny_model / "README.md").read_text())
     assert not lab.is_untrained("# GPEN 512\nTrained on FFHQ for 200k steps.")
+
+
+def test_model_dropdown_lists_the_authors_weights_and_greys_out_offline(monkeypatch, tmp_path):
+    from _hub_cache import authors_gpen_file, entry, put_file
+    from huggingface_hub import constants
+
+    from gpen_hf import registry
+
+    load_app_module()
+    import lab
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("GPEN_HF_CACHE", str(tmp_path / "gpen-hf"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert lab.model_choices()[:2] == ([lab.SHIPPED_CHOICE, "gpen-bfr-512", "gpen-bfr-256"], True)
+    assert lab.background_sr_available()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    choices, usable, note = lab.model_choices()
+    assert choices == [lab.SHIPPED_CHOICE] and not usable and "gpen-hf download" in note
+    assert not lab.background_sr_available()
+    # a name in the local cache stays available offline, loads with the authors' template, shows the licence
+    data = authors_gpen_file()
+    put_file(tmp_path / "hub", "someone/tiny", "Tiny.pth", data)
+    monkeypatch.setitem(registry.REGISTRY, "test-gpen", entry("test-gpen", "gpen", "someone/tiny", "Tiny.pth", data))
+    assert lab.model_choices()[:2] == ([lab.SHIPPED_CHOICE, "test-gpen"], True)
+    pipe, info = lab.load_model("test-gpen")
+    assert pipe.model.config.face_template == "gpen" and info.config["face_template"] == "gpen"
+    about = info.markdown()
+    assert "non-commercial" in about and "someone/tiny" in about and "gpen template" in about
+    assert "non-commercial" in info.card
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory):
+    import cv2
+
+    from gpen_hf.video.synthetic import pan_zoom_transforms, render_clip, write_clip
+
+    image = np.ascontiguousarray(cv2.imread(str(SMALL_PHOTO))[:, :, ::-1])
+    frames = render_clip(image, pan_zoom_transforms(8, (128, 96), (image.shape[1], image.shape[0])), (128, 96))
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    write_clip(path, frames)
+    return path
+
+
+def test_restore_video_tab(client, small_clip):
+    from gpen_hf.video.io import VideoReader
+
+    before, after, download, summary = client.predict(handle_file(str(small_clip)), 1.0,
+                                                      api_name="/restore_video")
+    assert "**8 frames**" in summary and "1 face track(s)" in summary
+    reader = VideoReader(download)
+    assert len(list(reader.frames())) == 8 and (reader.info.width, reader.info.height) == (128, 96)
+    assert reader.audio is not None and after and before
+
+
+def test_restore_video_tab_limits_and_bad_input(client, small_clip, tmp_path, monkeypatch):
+    load_app_module()
+    import video_tab
+
+    monkeypatch.setattr(video_tab, "MAX_FRAMES", 5)
+    with pytest.raises(AppError, match="has 8 frames; the limit here is 5"):
+        client.predict(handle_file(str(small_clip)), 1.0, api_name="/restore_video")
+    monkeypatch.setattr(video_tab, "MAX_SIDE", 100)
+    with pytest.raises(AppError, match="128×96; the limit here is 100 px"):
+        client.predict(handle_file(str(small_clip)), 1.0, api_name="/restore_video")
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(AppError, match="not a video"):
+        client.predict(handle_file(str(tmp_path / "notes.mp4")), 1.0, api_name="/restore_video")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gpen_hf.degradation import PRESETS
+from gpen_hf.degradation import FIXED_DEGRADATIONS, PRESETS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", action="append", metavar="[NAME=]PATH_OR_ID",
                         help="model folder or Hub id (repeatable; default: the shipped model)")
     parser.add_argument("--data", required=True, help="folder of aligned square HQ faces")
-    parser.add_argument("--preset", default="paper", choices=list(PRESETS), help="degradation preset")
+    parser.add_argument("--preset", default="paper", choices=[*PRESETS, *FIXED_DEGRADATIONS],
+                        help="degradation: a sampling preset (paper, gfpgan) or a fixed one (moderate, severe)")
+    parser.add_argument("--task", choices=["restore", "sr"], default="restore",
+                        help="sr: the paper's face super-resolution, pure ×--scale downsampling, bicubic back")
+    parser.add_argument("--scale", type=int, default=4, help="downsampling factor of --task sr")
     parser.add_argument("--seed", type=int, default=0, help="seed of the degradations")
     parser.add_argument("--resolution", type=int, help="evaluation size (default: the first model's)")
     parser.add_argument("--metrics", default="psnr,ssim,lpips,identity", help="comma-separated metric names")
@@ -59,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
             name: (lambda faces, p=p: p.restore_faces(_resize(faces, p.resolution), batch_size=args.batch_size))
             for name, p in pipelines.items()
         }
-        result = evaluate(args.data, restorers, resolution, preset=args.preset, seed=args.seed,
+        if args.task == "sr" and args.scale < 2:
+            raise ValueError(f"--scale: --task sr needs a downsampling factor of at least 2, got {args.scale}")
+        preset = f"sr{args.scale}" if args.task == "sr" else args.preset
+        result = evaluate(args.data, restorers, resolution, preset=preset, seed=args.seed,
                           metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), limit=args.limit,
                           baselines=_baselines(args.baselines))
         table = result.to_markdown()

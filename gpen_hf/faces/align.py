@@ -1,8 +1,9 @@
-"""Five-point face alignment onto the FFHQ template, and the inverse mapping back to the photo.
+"""Five-point face alignment onto a template, and the inverse mapping back to the photo.
 
-The template (:data:`FFHQ_TEMPLATE_512`) is the mean of the YuNet landmarks of ten FFHQ-aligned faces, made
-symmetric, so crops made here match the framing of FFHQ-aligned training faces.
-It is scaled linearly to any model resolution.
+Two templates: ``"ffhq"`` (the default; the mean YuNet landmarks of ten FFHQ aligned faces, made symmetric, so
+crops match the framing of the project's training faces) and ``"gpen"``, the one the authors' weights were
+trained on (their inner padding 0.25: faces framed about 9 % smaller). A model's config names its template
+(``face_template``). Both are scaled linearly to any model resolution.
 """
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ FFHQ_TEMPLATE_512 = np.array(
     [[195.373, 242.495], [316.627, 242.495], [256.000, 317.185], [202.653, 368.941], [309.347, 368.941]],
     dtype=np.float64,
 )
+#: the authors' template at 512 px (yangxy/GPEN's face alignment, inner padding factor 0.25), same point order
+GPEN_TEMPLATE_512 = np.array(
+    [[202.04, 242.88], [309.43, 242.29], [256.08, 303.96], [211.96, 366.83], [300.89, 366.34]],
+    dtype=np.float64,
+)
+TEMPLATES_512 = {"ffhq": FFHQ_TEMPLATE_512, "gpen": GPEN_TEMPLATE_512}
+
+
+def face_template(name: str, resolution: int) -> np.ndarray:
+    """The 5×2 template ``name`` (a key of :data:`TEMPLATES_512`) scaled to ``resolution``."""
+    if name not in TEMPLATES_512:
+        raise ValueError(f"unknown face template {name!r}; known: {', '.join(TEMPLATES_512)}")
+    return TEMPLATES_512[name] * (resolution / 512.0)
 
 
 def resize_face(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -17,27 +17,9 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 from torch import nn
 
+from ._sources import ResolvesSources
 from .layers import ConvLayer, EqualLinear
 from .stylegan2 import StyleGAN2Generator, channel_table, log2_resolution
-
-
-def check_local_model_folder(path_or_repo_id: str | Path, subfolder: str | None) -> None:
-    """Fail clearly on a local path that is no model folder, instead of a Hub lookup that cannot succeed.
-
-    A Hub id is ``owner/name``; anything that exists, is absolute, starts with ``.``/``~`` or has more parts is
-    treated as a local folder and must hold a ``config.json``.
-    """
-    text = str(path_or_repo_id)
-    path = Path(text).expanduser()
-    if not (path.exists() or path.is_absolute() or text.startswith((".", "~")) or len(Path(text).parts) > 2):
-        return  # a Hub repo id (or a relative name diffusers resolves)
-    folder = path / subfolder if subfolder else path
-    if not path.exists():
-        raise FileNotFoundError(f"model folder not found: {path}")
-    if not (folder / "config.json").is_file():
-        hint = (f" (a training checkpoint keeps its model in {folder / 'generator'})"
-                if (folder / "generator" / "config.json").is_file() else "")
-        raise FileNotFoundError(f"{folder} is not a model folder: it has no config.json{hint}")
 
 
 @dataclass
@@ -53,7 +35,7 @@ class GPENModelOutput(BaseOutput):
     latent: torch.Tensor | None = None
 
 
-class GPENModel(ModelMixin, ConfigMixin):
+class GPENModel(ResolvesSources, ModelMixin, ConfigMixin):
     """GPEN face restoration network.
 
     Args:
@@ -66,6 +48,9 @@ class GPENModel(ModelMixin, ConfigMixin):
             ``"none"`` (the "no noise input" ablation: the decoder sees only w).
         blur_kernel: FIR kernel of up/down-sampling.
         lr_mlp: learning-rate multiplier of the mapping network (equalized lr).
+        face_template: the 5-point alignment the weights expect (a name of ``gpen_hf.faces.align.TEMPLATES_512``):
+            ``"ffhq"`` for this project's models, ``"gpen"`` for the authors'. Not used by the network itself; the
+            pipeline aligns faces with it (like a VAE's ``scaling_factor``, it travels in the config).
     """
 
     config_name = "config.json"
@@ -82,6 +67,7 @@ class GPENModel(ModelMixin, ConfigMixin):
         noise_mode: str = "concat",
         blur_kernel: Sequence[float] = (1, 3, 3, 1),
         lr_mlp: float = 0.01,
+        face_template: str = "ffhq",
     ):
         super().__init__()
         self.log_size = log2_resolution(resolution)
@@ -136,17 +122,12 @@ class GPENModel(ModelMixin, ConfigMixin):
         return GPENModelOutput(sample=image, latent=w)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs) -> GPENModel:
-        """diffusers' loader, with a clear error first for a local path that holds no model."""
-        check_local_model_folder(pretrained_model_name_or_path, kwargs.get("subfolder"))
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-
-    @classmethod
     def from_original_checkpoint(cls, path: str | Path, **overrides) -> GPENModel:
         """Load an official GPEN release file (e.g. ``GPEN-BFR-512.pth``), inferring the config from shapes.
 
-        ``overrides`` replace inferred config values (e.g. ``lr_mlp``, which shapes cannot reveal).
+        ``overrides`` replace inferred config values (e.g. ``lr_mlp``, which shapes cannot reveal). The authors'
+        files were trained on their alignment, so ``face_template`` is ``"gpen"`` unless overridden.
         """
         from .original import load_original_generator
 
-        return load_original_generator(cls, path, **overrides)
+        return load_original_generator(cls, path, **{"face_template": "gpen", **overrides})

@@ -16,6 +16,7 @@ from torch import nn
 from ._ops import CHANNELS_LAST, cached, lrelu, scaled_weight
 from .implementation import Implemented
 from .layers import Blur, EqualLinear, FusedLeakyReLU, Upsample
+from .winograd import winograd_conv2d, winograd_tile, winograd_weight
 
 __all__ = ["ConstantInput", "ModulatedConv2d", "NoiseInjection", "StyledConv", "ToRGB"]
 
@@ -24,8 +25,12 @@ class ModulatedConv2d(Implemented, nn.Module):
     """StyleGAN2 modulated convolution with optional demodulation and 2x (transposed-conv) upsampling.
 
     ``impl``: ``"folded"`` (style folded into the weight for batch 1, modulated activations with a shared weight
-    otherwise) or ``"grouped"`` (the authors' per-sample weights). Both compute the same function.
+    otherwise), ``"grouped"`` (the authors' per-sample weights) or ``"winograd"`` (3x3 convolutions of the shapes
+    :func:`.winograd.winograd_tile` picks as Winograd F(4x4, 3x3), the rest folded). All compute the same
+    function.
     """
+
+    implementations = ("grouped", "folded", "winograd")
 
     def __init__(
         self,
@@ -71,6 +76,10 @@ class ModulatedConv2d(Implemented, nn.Module):
             return out if gain == 1.0 else out * gain
         x = x.contiguous(memory_format=CHANNELS_LAST)
         s = self._style(style, x.device.type)
+        if self.impl == "winograd" and not self.upsample and self.kernel_size == 3:
+            m = winograd_tile(self.in_channel, self.out_channel, x.shape[2], x.shape[3])
+            if m is not None:
+                return self._forward_winograd(x, s, gain, bias, m)
         if x.shape[0] == 1:
             return self._forward_weight(x, s, gain, bias)
         return self._forward_activations(x, s, gain, bias)
@@ -104,6 +113,13 @@ class ModulatedConv2d(Implemented, nn.Module):
             return self.blur(F.conv_transpose2d(x, weight, stride=2), bias)
         weight = scaled_weight(w, (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype), x)
         return F.conv2d(x, weight, None if bias is None else bias.to(x.dtype), padding=self.padding)
+
+    def _forward_winograd(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None, m: int):
+        """Winograd F(m x m, 3 x 3) with the shared, transformed weight (cached at inference, see
+        :func:`._ops.cached`); style and demodulation scale the input and output inside the copies Winograd
+        makes anyway."""
+        u = cached(self, f"winograd{m}", self.weight, lambda: winograd_weight(self.weight[0] * self.scale, m))
+        return winograd_conv2d(x, u, m, bias, s, self._factor(s, gain))
 
     def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
         """Any batch: modulate the input, convolve with the shared weight, demodulate (and scale) the output."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +20,7 @@ from diffusers.utils import BaseOutput
 from torch import nn
 
 from ._checkpoint import OriginalCheckpointError, StateDictSource, key_indices, load_original, require_keys
-from .gpen import check_local_model_folder
+from ._sources import ResolvesSources
 
 NORM_TYPES = ("bn", "in", "gn", "pixel", "none")
 RELU_TYPES = ("relu", "leakyrelu", "prelu", "selu", "none")
@@ -137,7 +136,7 @@ class ParseNetOutput(BaseOutput):
     image: torch.Tensor
 
 
-class ParseNet(ModelMixin, ConfigMixin):
+class ParseNet(ResolvesSources, ModelMixin, ConfigMixin):
     """Face parsing network with the authors' constructor arguments.
 
     The release is ``ParseNet(512, 512, 32, 64, 19, relu_type="LeakyReLU", norm_type="bn",
@@ -216,12 +215,6 @@ class ParseNet(ModelMixin, ConfigMixin):
         if not return_dict:
             return logits, image
         return ParseNetOutput(parsing_logits=logits, image=image)
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs) -> ParseNet:
-        """diffusers' loader, with a clear error first for a local path that holds no model."""
-        check_local_model_folder(pretrained_model_name_or_path, kwargs.get("subfolder"))
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @classmethod
     def from_original_checkpoint(cls, path_or_state_dict: StateDictSource, **overrides) -> ParseNet:

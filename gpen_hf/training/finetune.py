@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import torch
 
+from gpen_hf.hub import resolve
 from gpen_hf.models import GPENDiscriminator, GPENModel
 
 from .checkpointing import TrainState, requires_grad
@@ -26,23 +26,19 @@ logger = logging.getLogger(__name__)
 LPIPS_MIN_RESOLUTION = 32
 
 
-def _subfolder(path: str, name: str) -> str | None:
-    """``name`` if the local folder has it (the layout this script writes), else None (config at the root)."""
-    return name if (Path(path) / name / "config.json").is_file() else None
-
-
 def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator]:
     """GPENModel from --pretrained_model_name_or_path, or from --pretrained_prior, or new; and its D."""
     arch = {k: getattr(args, k) for k in ("resolution", *ARCHITECTURE_OPTIONS)}
     disc = None
     if args.pretrained_model_name_or_path:
         src = args.pretrained_model_name_or_path
-        model = GPENModel.from_pretrained(src, subfolder=_subfolder(src, "generator"))
+        found = resolve(src)  # a run/checkpoint folder, a model folder, a registry name, a Hub id or a .pth
+        model = GPENModel.from_pretrained(src, subfolder=found.model_subfolder)
         clashes = {k: v for k, v in arch.items() if v is not None and k != "resolution" and model.config[k] != v}
         if clashes or model.config.resolution != args.resolution:
             raise ValueError(f"{src} has { {k: model.config[k] for k in clashes} } and resolution "
                              f"{model.config.resolution}; the options ask for {clashes}, {args.resolution}")
-        if _subfolder(src, "discriminator"):
+        if found.holds("discriminator"):
             disc = GPENDiscriminator.from_pretrained(src, subfolder="discriminator")
         else:
             logger.warning(f"{src} has no discriminator/ folder: the discriminator starts from random weights")
