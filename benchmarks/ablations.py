@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
           flush=True)
     modes = sorted({VARIANTS[v][0] for v in args.variants} - {None}, key=PRIOR_MODES.index)
     for mode in modes:
-        if (out / f"prior-{mode}" / "generator_ema" / "config.json").is_file():
+        if (out / f"prior-{mode}" / "generator" / "config.json").is_file():
             print(f"prior {mode}: already trained in {out}, reused", flush=True)
             continue
         report["priors"][mode] = run(prior_command(args, mode, args.prior_steps, out / f"prior-{mode}"),

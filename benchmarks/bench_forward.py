@@ -19,8 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from gpen_hf import GPENModel, set_reference_mode
-from gpen_hf.models.modulated import ModulatedConv2d
+from gpen_hf import GPENModel, set_implementation
 from gpen_hf.runtime import tune_cpu_allocator
 
 OFFICIAL_SHAPES = {256: (1, 0.5), 512: (2, 1.0), 1024: (2, 1.0)}
@@ -40,14 +39,10 @@ def make_candidates(
     device_type = next(model.parameters()).device.type
 
     def run(reference: bool, dtype: torch.dtype | None = None, fn: Callable | None = None, malloc: bool = True,
-            impl: str = "auto"):
+            impl: str = "folded"):
         def call(x: torch.Tensor) -> torch.Tensor:
             tune_cpu_allocator(malloc)
-            set_reference_mode(model, reference)
-            if not reference:
-                for module in model.modules():
-                    if isinstance(module, ModulatedConv2d):
-                        module.impl = impl
+            set_implementation(model, "grouped" if reference else impl)
             with torch.inference_mode(), torch.autocast(device_type, dtype=dtype or torch.bfloat16,
                                                         enabled=dtype is not None):
                 return (fn if fn is not None else model)(x, return_dict=False)[0].float().clone()

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from gpen_hf import GPENModel, set_reference_mode
+from gpen_hf import GPENModel, set_implementation
 from gpen_hf.runtime import inference_context, tune_cpu_allocator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def cmd_photo(args: argparse.Namespace) -> None:
         times: dict[str, list[float]] = {m: [] for m in modes}
         for rep in range(args.repeats + 1):  # first round is warm-up
             for name, (runner, reference, dtype) in modes.items():
-                set_reference_mode(model, reference)
+                set_implementation(model, "grouped" if reference else "folded")
                 start = time.perf_counter()
                 with inference_context("cpu", dtype):
                     out = runner(photo, output_type="np")
@@ -143,7 +143,7 @@ def child_table(resolution: int, backend: str, dtype: str, repeats: int) -> dict
                 run()
                 times.append(time.perf_counter() - start)
     else:
-        set_reference_mode(model, backend == "pytorch-reference")
+        set_implementation(model, "grouped" if backend == "pytorch-reference" else "folded")
         times = []
         for _ in range(repeats + 1):
             start = time.perf_counter()
@@ -161,7 +161,7 @@ def cmd_lpips(args: argparse.Namespace) -> None:
     from gpen_hf.runtime import resolve_dtype
 
     device = torch.device(args.device)
-    dtype = resolve_dtype(args.dtype)
+    dtype = resolve_dtype(args.autocast_dtype)
     model, weights = load_model(args.resolution)
     model, lpips = model.to(device), LPIPS().to(device)
     files = sorted(Path(args.faces_dir).glob("*.png"))[: args.faces]
@@ -182,9 +182,9 @@ def cmd_lpips(args: argparse.Namespace) -> None:
         deltas.append(abs(to_input[1] - to_input[0]))
         max_abs.append(float((outs[dtype] - outs[None]).abs().max()))
     print(f"GPEN-{args.resolution} ({weights}) on {device}, {len(files)} real aligned faces, "
-          f"{args.dtype} autocast vs fp32:")
+          f"{args.autocast_dtype} autocast vs fp32:")
     print(f"  |LPIPS(out, input) change|  mean {np.mean(deltas):.4f}  max {np.max(deltas):.4f}")
-    print(f"  LPIPS({args.dtype} out, fp32 out)   mean {np.mean(between):.4f}  max {np.max(between):.4f}")
+    print(f"  LPIPS({args.autocast_dtype} out, fp32 out)   mean {np.mean(between):.4f}  max {np.max(between):.4f}")
     print(f"  max-abs output difference   max {np.max(max_abs):.4f} (outputs in [-1, 1])")
 
 
@@ -217,7 +217,7 @@ def interleaved_times(resolution: int, configs: list[tuple[str, str]], repeats: 
         if backend == "onnx":
             session.run(None, {"sample": x.numpy()})
             return
-        set_reference_mode(model, backend == "pytorch-reference")
+        set_implementation(model, "grouped" if backend == "pytorch-reference" else "folded")
         with inference_context("cpu", None if dtype == "fp32" else dtype):
             model(x)
 
@@ -265,7 +265,7 @@ def main() -> None:
     p.add_argument("--faces", type=int, default=4)
     p.add_argument("--faces-dir", default=str(PHOTOS.parent / "aligned512"), help="folder of aligned .png faces")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"])
+    p.add_argument("--autocast-dtype", default="bf16", choices=["bf16", "fp16"])
     p = sub.add_parser("_child_rss")
     p.add_argument("batch_size", type=int)
     p = sub.add_parser("_child_table")
@@ -281,7 +281,7 @@ def main() -> None:
     if args.cmd == "_child_rss":
         print(json.dumps(child_rss(args.batch_size)))
     elif args.cmd == "_child_table":
-        print(json.dumps(child_table(args.resolution, args.backend, args.dtype, args.repeats)))
+        print(json.dumps(child_table(args.resolution, args.backend, args.autocast_dtype, args.repeats)))
     else:
         {"photo": cmd_photo, "rss": cmd_rss, "table": cmd_table, "lpips": cmd_lpips}[args.cmd](args)
 

@@ -40,7 +40,7 @@ tar czf "$OUT/ablations64.tgz" -C /tmp/ablations64 --exclude='checkpoint-*' --ex
 echo "== 3. reduced precision vs fp32, shipped model, real faces"
 for dtype in bf16 fp16; do
   timeout 40 python3 benchmarks/bench_inference.py lpips --device cuda --resolution 128 --faces 12 \
-    --faces-dir "$EVAL" --dtype "$dtype"
+    --faces-dir "$EVAL" --autocast-dtype "$dtype"
 done
 echo "== 4. training throughput at 128 px"
 timeout 70 python3 benchmarks/bench_train.py --resolutions 128 --precisions no bf16 --batch_size 32 --workers 6 \

@@ -15,7 +15,7 @@ from .models import (
     ParseNet,
     ParseNetOutput,
     StyleGAN2Generator,
-    set_reference_mode,
+    set_implementation,
 )
 from .models.rrdbnet import RRDBNet
 from .pipeline import GPENPipeline, GPENPipelineOutput
@@ -41,5 +41,5 @@ __all__ = [
     "StyleGAN2Generator",
     "degrade",
     "sample",
-    "set_reference_mode",
+    "set_implementation",
 ]

@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 
 from .degradation import PRESETS, degrade, fixed_degradation, sample, with_overrides
-from .image_io import load_image
+from .faces.align import resize_face
+from .image_io import IMAGE_EXTENSIONS, load_image
 from .metrics import HIGHER_IS_BETTER, FaceMetrics
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 DEFAULT_METRICS = ("psnr", "ssim", "lpips", "identity")
 Restorer = Callable[[list[np.ndarray]], list[np.ndarray]]
 
@@ -96,8 +96,7 @@ def load_faces(files: Sequence[Path], resolution: int) -> list[np.ndarray]:
         h, w = rgb.shape[:2]
         if h != w:
             raise ValueError(f"{path}: aligned faces must be square, got {w}x{h}")
-        interp = cv2.INTER_AREA if h > resolution else cv2.INTER_CUBIC
-        faces.append(cv2.resize(rgb, (resolution, resolution), interpolation=interp) if h != resolution else rgb)
+        faces.append(resize_face(rgb, resolution))
     return faces
 
 

@@ -1,9 +1,10 @@
 """ONNX export of :class:`~gpen_hf.models.GPENModel` (the restorer: (N, 3, R, R) in [-1, 1] → same shape).
 
 Uses the TorchScript-based exporter (``dynamo=False``): it needs no extra package (the dynamo exporter wants
-``onnxscript``) and handles every op of the fast path. The graph is the fast path: channels_last-friendly
+``onnxscript``) and handles every op of the fast path. The graph is the ``"folded"`` implementation: channels_last-friendly
 depthwise FIR filters and, for a fixed batch of 1, the style folded into each convolution weight; with
-``dynamic_batch`` the modulated convolutions modulate activations instead so one graph serves any batch.
+``dynamic_batch`` it is traced at batch 2, where the modulated convolutions modulate activations with a shared
+weight, so one graph serves any batch.
 The model's encoder features and styles are computed inside the graph, so the file is self-contained.
 """
 
@@ -16,8 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import GPENModel, set_reference_mode
-from .models.layers import ModulatedConv2d
+from .models import GPENModel, set_implementation
 
 DEFAULT_OPSET = 17
 
@@ -58,31 +58,24 @@ def export_onnx(
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
     model = load_model(source).float().eval()
-    set_reference_mode(model, False)
-    impls = {m: m.impl for m in model.modules() if isinstance(m, ModulatedConv2d)}
-    for m in impls:
-        m.impl = "activations" if dynamic_batch else "auto"
+    set_implementation(model, "folded")
     resolution = model.config.resolution
     dummy = torch.rand(2 if dynamic_batch else 1, 3, resolution, resolution) * 2 - 1
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # static channel counts read as ints
-            warnings.filterwarnings("ignore", message="Constant folding")  # strided RGB slices: harmless
-            torch.onnx.export(
-                _ImageOnly(model),
-                (dummy,),
-                str(output),
-                input_names=["sample"],
-                output_names=["restored"],
-                opset_version=opset,
-                dynamo=False,
-                dynamic_axes={"sample": {0: "batch"}, "restored": {0: "batch"}} if dynamic_batch else None,
-            )
-    finally:
-        for m, impl in impls.items():
-            m.impl = impl
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # static channel counts read as ints
+        warnings.filterwarnings("ignore", message="Constant folding")  # strided RGB slices: harmless
+        torch.onnx.export(
+            _ImageOnly(model),
+            (dummy,),
+            str(output),
+            input_names=["sample"],
+            output_names=["restored"],
+            opset_version=opset,
+            dynamo=False,
+            dynamic_axes={"sample": {0: "batch"}, "restored": {0: "batch"}} if dynamic_batch else None,
+        )
     _add_metadata(output, {"face_template": model.config.face_template})
     return output
 

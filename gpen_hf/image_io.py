@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
+#: the file extensions taken as images wherever a folder is read (restore, degrade, evaluation, training data)
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 
 #: extensions that ``save_image`` may write with an alpha channel
 _ALPHA_FORMATS = {".png", ".webp", ".tif", ".tiff"}

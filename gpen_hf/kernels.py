@@ -57,8 +57,3 @@ def motion_kernel(length: float, angle_deg: float, size: int | None = None) -> n
             if 0 <= xi < size and 0 <= yi < size:
                 kernel[yi, xi] += w
     return (kernel / kernel.sum()).astype(np.float32)
-
-
-def gaussian_size(sigma: float, max_size: int = 41) -> int:
-    """Odd kernel size that holds ±3 sigma, capped at ``max_size``."""
-    return min(_odd(2 * math.ceil(3 * sigma) + 1), _odd(max_size))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gpen_hf.faces.align import FaceAligner, face_template, transform_points
+from gpen_hf.faces.align import FaceAligner, face_template, resize_face, transform_points
 from gpen_hf.faces.blend import band_split, match_colour, residual_noise_gain, signal_gate
 from gpen_hf.faces.detect import Detections, FaceDetector
 from gpen_hf.faces.mask import MASK_KINDS, crop_mask, feather_parsing_mask
@@ -119,14 +119,14 @@ def select_faces(dets: Detections, size: tuple[int, int], only_center_face: bool
 
 
 def use_fastest_path(model: torch.nn.Module, device: torch.device) -> None:
-    """Pick the forward path measured fastest on ``device`` (same maths; on CPU the outputs agree within 5e-6).
+    """Pick the implementation measured fastest on ``device`` (same maths; on CPU the outputs agree within 5e-6).
 
-    On CPUs the fast path (channels_last, depthwise FIR convolutions, style folded into weights) wins 1.4–2x; on
-    CUDA the grouped-convolution reference path was 4–29 % faster (H200, ``benchmarks/RESULTS.md``, GPU).
+    On CPUs ``"folded"`` (channels_last, depthwise FIR convolutions, style folded into weights) wins 1.4–2x; on
+    CUDA the authors' ``"grouped"`` form was 4–29 % faster (H200, ``benchmarks/RESULTS.md``, GPU).
     """
-    from gpen_hf.models.layers import set_reference_mode
+    from gpen_hf.models.implementation import set_implementation
 
-    set_reference_mode(model, device.type == "cuda")
+    set_implementation(model, "grouped" if device.type == "cuda" else "folded")
 
 
 class GPENPipeline:
@@ -211,18 +211,20 @@ class GPENPipeline:
         use_fastest_path(self.model, self.device)
         return self
 
-    def restore_faces(self, crops: list[np.ndarray], batch_size: int = 4, dtype: str | torch.dtype | None = None,
+    def restore_faces(self, crops: list[np.ndarray], batch_size: int = 4,
+                      autocast_dtype: str | torch.dtype | None = None,
                       memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> list[np.ndarray]:
         """Run the model on aligned R×R×3 uint8 crops, ``batch_size`` at a time; returns uint8 crops.
 
-        ``dtype`` ("bf16"/"fp16"/torch dtype) runs the model under autocast; ``memory_budget_mb`` caps the batch
-        so the estimated activations of one batch fit in it (None: no cap). Only one batch is alive at a time.
+        ``autocast_dtype`` ("bf16"/"fp16"/torch dtype) runs the model under autocast; ``memory_budget_mb`` caps
+        the batch so the estimated activations of one batch fit in it (None: no cap). Only one batch is alive at a
+        time.
         """
         batch_size = batch_size_for_budget(self.model, memory_budget_mb, batch_size)
         restored: list[np.ndarray] = []
         for start in range(0, len(crops), batch_size):
             batch = np.stack(crops[start:start + batch_size])
-            with inference_context(self.device, dtype):
+            with inference_context(self.device, autocast_dtype):
                 restored.extend(self._restore_batch(batch))
         return restored
 
@@ -240,8 +242,7 @@ class GPENPipeline:
         """The whole input is one aligned face: resize to R×R; its 'matrix' is the plain resize."""
         h, w = rgb.shape[:2]
         r = self.resolution
-        interp = cv2.INTER_AREA if max(h, w) > r else cv2.INTER_CUBIC
-        crop = cv2.resize(rgb, (r, r), interpolation=interp)
+        crop = resize_face(rgb, r)
         matrix = np.array([[r / w, 0, 0], [0, r / h, 0]], np.float64)
         landmarks = transform_points(self.aligner.template, np.array([[w / r, 0, 0], [0, h / r, 0]]))
         dets = Detections(np.array([[0, 0, w, h]], np.float32), landmarks[None].astype(np.float32),
@@ -263,7 +264,7 @@ class GPENPipeline:
         batch_size: int = 4,
         background_upsampler: Upsampler | str | None = lanczos_upsample,
         output_type: Literal["pil", "np"] = "pil",
-        dtype: str | torch.dtype | None = None,
+        autocast_dtype: str | torch.dtype | None = None,
         memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB,
     ) -> GPENPipelineOutput:
         """Restore every face of ``image`` (path, PIL image or RGB/RGBA numpy array).
@@ -283,7 +284,8 @@ class GPENPipeline:
                 (the authors' Real-ESRNet, fetched on first use, tiled); ``None`` leaves the background at input
                 size when ``upscale`` is 1 and uses Lanczos otherwise.
             output_type: ``"pil"`` or ``"np"`` (uint8 arrays).
-            dtype: run the model under autocast in this dtype (``"bf16"``, ``"fp16"``); None = model dtype.
+            autocast_dtype: run the model under autocast in this dtype (``"bf16"``, ``"fp16"``); None: in the
+                parameters' dtype (``pipe.dtype``; choose it when loading, with ``torch_dtype``).
             memory_budget_mb: cap on the estimated activation memory of one model call (None: no cap).
         """
         if output_type not in ("pil", "np"):
@@ -307,7 +309,7 @@ class GPENPipeline:
             warped = [self.aligner.warp(rgb, lm) for lm in dets.landmarks]
             crops, matrices = [c for c, _ in warped], [m for _, m in warped]
 
-        restored = self.restore_faces(crops, batch_size, dtype, memory_budget_mb) if crops else []
+        restored = self.restore_faces(crops, batch_size, autocast_dtype, memory_budget_mb) if crops else []
         masks = self._masks(crops, "square" if aligned else mask)
         if colour_match:
             restored = [match_colour(r, c, m) for r, c, m in zip(restored, crops, masks)]

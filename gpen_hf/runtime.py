@@ -79,9 +79,10 @@ def cpu_supports(dtype: torch.dtype) -> bool:
 
 
 @contextlib.contextmanager
-def inference_context(device: torch.device | str = "cpu", dtype: str | torch.dtype | None = None) -> Iterator[None]:
-    """``torch.inference_mode()`` and, for a reduced ``dtype``, autocast on ``device``'s type."""
-    autocast_dtype = resolve_dtype(dtype)
+def inference_context(device: torch.device | str = "cpu",
+                      autocast_dtype: str | torch.dtype | None = None) -> Iterator[None]:
+    """``torch.inference_mode()`` and, for a reduced ``autocast_dtype``, autocast on ``device``'s type."""
+    autocast_dtype = resolve_dtype(autocast_dtype)
     device_type = torch.device(device).type
     if autocast_dtype is not None and device_type == "cpu" and not cpu_supports(autocast_dtype):
         warnings.warn(f"this CPU has no native {autocast_dtype} kernels: autocast will be much slower than "

@@ -25,6 +25,7 @@ import lab
 import video_tab
 
 from gpen_hf.degradation import degrade
+from gpen_hf.faces.align import resize_face
 from gpen_hf.image_io import ImageLoadError, load_image, save_image
 from gpen_hf.metrics import FaceMetrics
 from gpen_hf.pipeline import lanczos_upsample
@@ -85,7 +86,7 @@ def photo_input(**kwargs) -> gr.Image:
     return image
 
 
-class Runtime:
+class LoadedModel:
     """The loaded pipeline, what it is, and the metric nets; swapped as a whole when another model loads."""
 
     def __init__(self, model_path: str | None) -> None:
@@ -115,7 +116,7 @@ def _lab_view(label: str, **extra) -> gr.Image:
 
 def create_app(model_path: str | None = None) -> gr.Blocks:
     """Build the Blocks app around the model at ``model_path`` (else ``GPEN_MODEL``, else the default)."""
-    rt = Runtime(model_path)
+    rt = LoadedModel(model_path)
     res = rt.pipe.resolution
     ranges = lab.slider_ranges(res)
     out_dir = Path(tempfile.mkdtemp(prefix="gpen_space_"))
@@ -194,7 +195,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
         except ValueError as err:
             raise gr.Error(f"Bad degradation parameter: {err}")
         pipe = rt.pipe
-        hq = lab.to_resolution(np.asarray(hq, np.uint8)[:, :, :3], pipe.resolution)
+        hq = resize_face(np.asarray(hq, np.uint8)[:, :, :3], pipe.resolution)
         lq = degrade(hq, params)
         restored = pipe.restore_faces([lq])[0]
         rows = lab.metric_rows(rt.metrics, hq, lq, restored)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from gpen_hf import registry
 from gpen_hf.degradation import PRESETS, DegradationParams, sample
+from gpen_hf.faces.align import resize_face
 from gpen_hf.hub import is_cached, pretrained_folder
 from gpen_hf.pipeline import DEFAULT_MODEL_DIR, GPENPipeline
 
@@ -222,24 +222,16 @@ def random_lab_values(seed: int, resolution: int, ranges: SliderRanges) -> list[
     ]
 
 
-def to_resolution(rgb: np.ndarray, resolution: int) -> np.ndarray:
-    """An aligned face (any square-ish size) resized to the model's resolution."""
-    if rgb.shape[:2] == (resolution, resolution):
-        return rgb
-    interp = cv2.INTER_AREA if max(rgb.shape[:2]) > resolution else cv2.INTER_CUBIC
-    return cv2.resize(rgb, (resolution, resolution), interpolation=interp)
-
-
 def align_face(rgb: np.ndarray, pipe: GPENPipeline, already_aligned: bool) -> tuple[np.ndarray, str]:
     """The lab's HQ face: the largest detected face warped to the template, or the image itself if aligned."""
     if already_aligned:
-        return to_resolution(rgb, pipe.resolution), "used as an aligned face"
+        return resize_face(rgb, pipe.resolution), "used as an aligned face"
     dets = pipe.detector.detect(rgb)
     if len(dets) == 0:
         h, w = rgb.shape[:2]
         side = min(h, w)
         square = rgb[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
-        return to_resolution(square, pipe.resolution), "no face found: centre crop used as if aligned"
+        return resize_face(square, pipe.resolution), "no face found: centre crop used as if aligned"
     best = int(np.argmax(dets.inter_ocular()))
     crop, _ = pipe.aligner.warp(rgb, dets.landmarks[best])
     return crop, f"{len(dets)} face(s) found; the largest was aligned"

@@ -26,8 +26,8 @@ def _fake_runs(monkeypatch, ablations) -> list[list[str]]:
     def fake_run(cmd: list[str], log: Path) -> dict:
         calls.append(cmd)
         out = Path(cmd[cmd.index("--output_dir") + 1])
-        (out / "generator_ema").mkdir(parents=True, exist_ok=True)
-        (out / "generator_ema" / "config.json").write_text("{}")
+        (out / "generator").mkdir(parents=True, exist_ok=True)
+        (out / "generator" / "config.json").write_text("{}")
         return {"images_per_second": 100.0, "wall_seconds": 1.0}
 
     monkeypatch.setattr(ablations, "run", fake_run)
@@ -63,8 +63,8 @@ def test_every_variant_gets_its_prior_and_flags(ablations, monkeypatch, tmp_path
 
 def test_trained_priors_are_reused_and_only_needed_ones_trained(ablations, monkeypatch, tmp_path):
     calls = _fake_runs(monkeypatch, ablations)
-    (tmp_path / "prior-concat" / "generator_ema").mkdir(parents=True)
-    (tmp_path / "prior-concat" / "generator_ema" / "config.json").write_text("{}")
+    (tmp_path / "prior-concat" / "generator").mkdir(parents=True)
+    (tmp_path / "prior-concat" / "generator" / "config.json").write_text("{}")
     ablations.main(["--train_data_dir", "faces", "--output_dir", str(tmp_path),
                     "--variants", "freeze_decoder", "no_prior", "add"])
     priors = [_option(c, "--noise_mode") for c in calls if c[1].endswith("pretrain_prior.py")]

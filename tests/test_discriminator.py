@@ -57,3 +57,18 @@ def test_round_trip(tmp_path: Path) -> None:
     x = torch.rand(2, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(model.eval()(x).logits, loaded(x).logits)
+
+
+def test_folded_equals_grouped(folded_vs_grouped) -> None:
+    torch.manual_seed(0)
+    disc = GPENDiscriminator(resolution=32, channel_multiplier=1, narrow=0.125)
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.disc = disc
+
+        def forward(self, sample: torch.Tensor) -> torch.Tensor:
+            return self.disc(sample)[0]
+
+    folded_vs_grouped(Wrapper(), torch.rand(2, 3, 32, 32) * 2 - 1)

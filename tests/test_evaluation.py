@@ -137,5 +137,8 @@ def test_evaluate_cli_sr_task_and_unknown_preset(tmp_path: Path, capsys: pytest.
     code = main(["evaluate", "--model", str(model_dir), "--data", str(FACES), "--task", "sr", "--scale", "8",
                  "--metrics", "psnr", "--baselines", "none"])
     assert code == 0 and "preset `sr8`" in capsys.readouterr().out
-    assert main(["evaluate", "--model", str(model_dir), "--data", str(FACES), "--preset", "mild"]) == 1
-    assert "--preset: unknown 'mild'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse: the choices are the sampling and fixed presets
+        main(["evaluate", "--model", str(model_dir), "--data", str(FACES), "--preset", "mild"])
+    assert exit_info.value.code == 2 and "invalid choice: 'mild'" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(model_dir), "--data", str(FACES), "--task", "sr", "--scale", "1"]) == 1
+    assert "--scale: --task sr needs a downsampling factor of at least 2" in capsys.readouterr().err

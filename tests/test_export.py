@@ -14,13 +14,10 @@ from gpen_hf.export import export_onnx, onnx_session
 
 pytest.importorskip("onnxruntime")
 
-TINY = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
-
-
 @pytest.fixture(scope="module")
-def model() -> GPENModel:
+def model(tiny_config: dict) -> GPENModel:
     torch.manual_seed(0)
-    model = GPENModel(**TINY).eval()
+    model = GPENModel(**tiny_config).eval()
     with torch.no_grad():  # official init leaves the encoder → decoder path at 0: switch it on
         for name, p in model.named_parameters():
             if name.endswith("noise.weight"):
@@ -47,14 +44,14 @@ def test_onnxruntime_matches_pytorch(model: GPENModel, tmp_path: Path, dynamic_b
         expected = _pytorch(model, x)
         assert got.shape == expected.shape == (batch, 3, 32, 32)
         assert np.abs(got - expected).max() < 1e-3
-    assert set_modes_restored(model)
+    assert left_folded(model)
 
 
-def set_modes_restored(model: GPENModel) -> bool:
-    """Export must leave the model's modulated convolutions in their previous (default) mode."""
-    from gpen_hf.models.layers import ModulatedConv2d
+def left_folded(model: GPENModel) -> bool:
+    """Export leaves the model in the default (folded) implementation."""
+    from gpen_hf.models.modulated import ModulatedConv2d
 
-    return all(m.impl == "auto" for m in model.modules() if isinstance(m, ModulatedConv2d))
+    return all(m.impl == "folded" for m in model.modules() if isinstance(m, ModulatedConv2d))
 
 
 def test_cli_export_onnx(model: GPENModel, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -98,7 +95,7 @@ def test_cli_restore_with_onnx(model: GPENModel, tmp_path: Path, capsys: pytest.
                  str(tmp_path / "missing.onnx")]) == 2
     assert "missing.onnx" in capsys.readouterr().err
     assert main(["restore", str(tmp_path / "face.png"), "-o", str(tmp_path / "o3"), "--onnx", str(path),
-                 "--dtype", "bfloat16"]) == 2
+                 "--torch-dtype", "bfloat16"]) == 2
     assert "--onnx runs an exported graph" in capsys.readouterr().err
 
 
@@ -111,11 +108,11 @@ def test_onnx_graph_that_is_not_a_gpen_is_refused(tmp_path: Path) -> None:
         OnnxRuntimeGPEN(path)
 
 
-def test_the_face_template_travels_in_the_graph(tmp_path: Path) -> None:
+def test_the_face_template_travels_in_the_graph(tmp_path: Path, tiny_config: dict) -> None:
     from gpen_hf.faces.align import GPEN_TEMPLATE_512
     from gpen_hf.pipeline import GPENPipeline
 
     torch.manual_seed(0)
-    torch.save(GPENModel(**TINY).state_dict(), tmp_path / "authors.pth")  # the release layout
+    torch.save(GPENModel(**tiny_config).state_dict(), tmp_path / "authors.pth")  # the release layout
     path = export_onnx(str(tmp_path / "authors.pth"), tmp_path / "authors.onnx")  # .pth through the resolver
-    np.testing.assert_allclose(GPENPipeline.from_onnx(path).aligner.template, GPEN_TEMPLATE_512 / 16)
+    np.testing.assert_allclose(GPENPipeline.from_onnx(path).aligner.template, GPEN_TEMPLATE_512 * tiny_config["resolution"] / 512)

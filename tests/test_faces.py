@@ -17,6 +17,7 @@ from gpen_hf.faces import (
     transform_points,
 )
 from gpen_hf.faces.detect import Detections, merge_detections
+from gpen_hf.metrics import psnr
 
 PHOTOS = Path(__file__).parent / "fixtures" / "photos"
 
@@ -37,11 +38,6 @@ def read_rgb(name: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def detector() -> FaceDetector:
     return FaceDetector()
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_EYES))
@@ -102,8 +98,8 @@ def test_crop_content_matches_photo_at_landmarks(detector: FaceDetector) -> None
     crop, matrix = aligner.warp(photo, landmarks)
     photo_points = aligner.inverse_points(aligner.template, matrix)
     for (cx, cy), (px, py) in zip(aligner.template, photo_points):
-        a = crop[int(round(cy)) - 2:int(round(cy)) + 3, int(round(cx)) - 2:int(round(cx)) + 3].mean()
-        b = photo[int(round(py)), int(round(px))].mean()
+        a = crop[round(cy) - 2:round(cy) + 3, round(cx) - 2:round(cx) + 3].mean()
+        b = photo[round(py), round(px)].mean()
         assert abs(a - b) < 30
 
 

@@ -1,12 +1,12 @@
-"""Fast layer paths against the reference (authors') forms: forward values and backward gradients."""
+"""Folded (fast) layer paths against the grouped (authors') forms: forward values and backward gradients."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from gpen_hf import GPENDiscriminator, GPENModel, set_reference_mode
-from gpen_hf.models.layers import ConvLayer, ModulatedConv2d, StyledConv, ToRGB
+from gpen_hf.models.layers import ConvLayer
+from gpen_hf.models.modulated import ModulatedConv2d, StyledConv, ToRGB
 from gpen_hf.models.upfirdn import blur2d, depthwise_kernel, upfirdn2d, upfirdn2d_reference, upsample2d
 
 TOL = 1e-5
@@ -49,47 +49,20 @@ def test_upsample2d_matches_reference(ksize: int, pad: tuple[int, int]) -> None:
                                rtol=0)
 
 
-def _fast_and_reference(module: torch.nn.Module, *inputs: torch.Tensor, impl: str = "auto"):
-    """Forward + backward in both modes; returns ((out, grads) fast, (out, grads) reference)."""
-    results = []
-    for reference in (False, True):
-        set_reference_mode(module, reference)
-        if not reference:
-            for m in module.modules():
-                if isinstance(m, ModulatedConv2d):
-                    m.impl = impl
-        module.zero_grad()
-        leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
-        out = module(*leaves)
-        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-        grads = [t.grad for t in leaves] + [p.grad.clone() for p in module.parameters() if p.grad is not None]
-        results.append((out.detach(), grads))
-    return results
-
-
-def _assert_same(fast, ref, atol: float = TOL, rtol: float = 1e-4) -> None:
-    torch.testing.assert_close(fast[0], ref[0], atol=atol, rtol=0)
-    assert len(fast[1]) == len(ref[1]) and len(ref[1]) > 1
-    for g_fast, g_ref in zip(fast[1], ref[1]):
-        torch.testing.assert_close(g_fast, g_ref, atol=atol, rtol=rtol)
-
-
 @pytest.mark.parametrize("batch", [1, 3])
-@pytest.mark.parametrize("impl", ["auto", "activations"])
 @pytest.mark.parametrize(("kernel", "upsample", "demodulate"), [(3, False, True), (3, True, True), (1, False, False)])
-def test_modulated_conv(batch: int, impl: str, kernel: int, upsample: bool, demodulate: bool) -> None:
+def test_modulated_conv(batch: int, kernel: int, upsample: bool, demodulate: bool, folded_vs_grouped) -> None:
     torch.manual_seed(0)
     conv = ModulatedConv2d(6, 5, kernel, 8, demodulate=demodulate, upsample=upsample)
     x, style = torch.randn(batch, 6, 8, 8), torch.randn(batch, 8)
-    fast, ref = _fast_and_reference(conv, x, style, impl=impl)
-    assert fast[0].shape == (batch, 5, 16 if upsample else 8, 16 if upsample else 8)
-    _assert_same(fast, ref)
+    out = folded_vs_grouped(conv, x, style)
+    assert out.shape == (batch, 5, 16 if upsample else 8, 16 if upsample else 8)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("noise_mode", ["concat", "add", "none"])
 @pytest.mark.parametrize("upsample", [False, True])
-def test_styled_conv(batch: int, noise_mode: str, upsample: bool) -> None:
+def test_styled_conv(batch: int, noise_mode: str, upsample: bool, folded_vs_grouped) -> None:
     torch.manual_seed(0)
     layer = StyledConv(6, 4, 3, 8, upsample=upsample, noise_mode=noise_mode)
     with torch.no_grad():  # non-zero noise weight and biases so every fused term is exercised
@@ -100,99 +73,28 @@ def test_styled_conv(batch: int, noise_mode: str, upsample: bool) -> None:
     noise = torch.randn(batch, 4 if noise_mode == "concat" else 1, size, size)
     x, style = torch.randn(batch, 6, 8, 8), torch.randn(batch, 8)
     if noise_mode == "none":
-        fast, ref = _fast_and_reference(layer, x, style)
+        folded_vs_grouped(layer, x, style)
     else:
-        fast, ref = _fast_and_reference(layer, x, style, noise)
-    _assert_same(fast, ref)
+        folded_vs_grouped(layer, x, style, noise)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
-def test_to_rgb_with_skip(batch: int) -> None:
+def test_to_rgb_with_skip(batch: int, folded_vs_grouped) -> None:
     torch.manual_seed(0)
     layer = ToRGB(6, 8)
     with torch.no_grad():
         layer.bias.normal_()
-    fast, ref = _fast_and_reference(layer, torch.randn(batch, 6, 8, 8), torch.randn(batch, 8),
-                                    torch.randn(batch, 3, 4, 4))
-    _assert_same(fast, ref)
+    folded_vs_grouped(layer, torch.randn(batch, 6, 8, 8), torch.randn(batch, 8), torch.randn(batch, 3, 4, 4))
 
 
 @pytest.mark.parametrize(("kernel", "downsample", "bias", "activate"),
                          [(1, False, True, True), (3, True, True, True), (3, True, False, True), (1, True, False, False),
                           (3, False, False, True)])
-def test_conv_layer(kernel: int, downsample: bool, bias: bool, activate: bool) -> None:
+def test_conv_layer(kernel: int, downsample: bool, bias: bool, activate: bool, folded_vs_grouped) -> None:
     torch.manual_seed(0)
     layer = ConvLayer(5, 6, kernel, downsample=downsample, bias=bias, activate=activate)
     with torch.no_grad():
         for p in layer.parameters():
             if p.ndim == 1:
                 p.normal_()
-    fast, ref = _fast_and_reference(layer, torch.randn(2, 5, 8, 8))
-    _assert_same(fast, ref)
-
-
-TINY = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
-
-
-@pytest.mark.parametrize("batch", [1, 3])
-def test_gpen_model_fast_equals_reference(batch: int) -> None:
-    torch.manual_seed(0)
-    model = GPENModel(**TINY)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("noise.weight"):
-                p.fill_(0.7)  # official init is 0: make the encoder → decoder path count
-    x = torch.rand(batch, 3, 32, 32) * 2 - 1
-
-    class Wrapper(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, sample: torch.Tensor) -> torch.Tensor:
-            return self.model(sample).sample
-
-    fast, ref = _fast_and_reference(Wrapper(), x)
-    _assert_same(fast, ref, atol=1e-4, rtol=1e-3)  # gradients through ~20 layers: float32 summation order
-
-
-def test_discriminator_fast_equals_reference() -> None:
-    torch.manual_seed(0)
-    disc = GPENDiscriminator(resolution=32, channel_multiplier=1, narrow=0.125)
-
-    class Wrapper(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.disc = disc
-
-        def forward(self, sample: torch.Tensor) -> torch.Tensor:
-            return self.disc(sample)[0]
-
-    fast, ref = _fast_and_reference(Wrapper(), torch.rand(2, 3, 32, 32) * 2 - 1)
-    _assert_same(fast, ref)
-
-
-def test_inference_caches_follow_weight_updates() -> None:
-    """The inference caches (demodulation norms, scaled linear weights, FIR kernels) must not go stale when
-    weights are loaded in place."""
-    torch.manual_seed(0)
-    model = GPENModel(**TINY).eval()
-    other = GPENModel(**TINY).eval()
-    x = torch.rand(1, 3, 32, 32) * 2 - 1
-    with torch.inference_mode():
-        model(x)  # fills the caches
-    model.load_state_dict(other.state_dict())
-    with torch.inference_mode():
-        out = model(x).sample
-        expected = set_reference_mode(other, True)(x).sample
-    torch.testing.assert_close(out, expected, atol=5e-5, rtol=0)
-
-
-def test_fast_path_output_is_contiguous_and_reference_mode_switches_back() -> None:
-    model = GPENModel(**TINY).eval()
-    set_reference_mode(model, True)
-    assert all(m.impl == "grouped" for m in model.modules() if isinstance(m, ModulatedConv2d))
-    set_reference_mode(model, False)
-    assert all(m.impl == "auto" for m in model.modules() if isinstance(m, ModulatedConv2d))
-    with torch.no_grad():
-        assert model(torch.zeros(2, 3, 32, 32)).sample.is_contiguous()
+    folded_vs_grouped(layer, torch.randn(2, 5, 8, 8))

@@ -36,7 +36,7 @@ def test_kid_needs_enough_images(features) -> None:
 
 
 def test_track_prior_writes_kid_table_and_grids(tmp_path) -> None:
-    from gpen_hf.training.prior import StyleGAN2Prior
+    from gpen_hf.models import StyleGAN2Prior
 
     torch.manual_seed(0)
     for step in (2, 4):

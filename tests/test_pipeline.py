@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from gpen_hf.image_io import ImageLoadError
+from gpen_hf.metrics import psnr
 from gpen_hf.pipeline import GPENPipeline, GPENPipelineOutput
 
 PHOTOS = Path(__file__).parent / "fixtures" / "photos"
@@ -38,11 +39,6 @@ class Constant(torch.nn.Module):
 @pytest.fixture(scope="module")
 def identity() -> GPENPipeline:
     return GPENPipeline(Identity(), resolution=512)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
 def photo(name: str = "faceapi__sample5_1024.jpg") -> np.ndarray:
@@ -139,18 +135,19 @@ def test_with_a_real_tiny_gpen_model(tmp_path: Path) -> None:
 
 
 def test_pipeline_picks_the_path_measured_fastest_on_its_device() -> None:
-    from gpen_hf import set_reference_mode
+    from gpen_hf import set_implementation
     from gpen_hf.models.gpen import GPENModel
     from gpen_hf.models.modulated import ModulatedConv2d
     from gpen_hf.pipeline import use_fastest_path
 
-    model = set_reference_mode(GPENModel(resolution=16, style_dim=32, n_mlp=1, channel_multiplier=1, narrow=0.125))
+    model = set_implementation(GPENModel(resolution=16, style_dim=32, n_mlp=1, channel_multiplier=1, narrow=0.125),
+                               "grouped")
 
     def impls() -> set[str]:
         return {m.impl for m in model.modules() if isinstance(m, ModulatedConv2d)}
 
     GPENPipeline(model)  # on the CPU: the fast path
-    assert impls() == {"auto"}
+    assert impls() == {"folded"}
     use_fastest_path(model, torch.device("cuda"))  # only flags: no GPU needed to check the choice
     assert impls() == {"grouped"}
 

@@ -66,5 +66,5 @@ def test_pipeline_batches_follow_memory_budget_and_dtype() -> None:
     calls.clear()
     assert [r.shape for r in pipe.restore_faces(crops, batch_size=4, memory_budget_mb=None)] == [(32, 32, 3)] * 5
     assert calls == [4, 1]
-    bf16 = pipe.restore_faces(crops, batch_size=5, dtype="bf16")
+    bf16 = pipe.restore_faces(crops, batch_size=5, autocast_dtype="bf16")
     assert max(int(np.abs(a.astype(int) - b.astype(int)).max()) for a, b in zip(fp32, bf16)) <= 8

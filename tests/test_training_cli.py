@@ -63,12 +63,13 @@ def test_pretrain_then_finetune_from_prior(faces, tmp_path):
                          "--path_length_every", "2", "--diffaugment", "color,translation,cutout", "--use_ema",
                          "--validation_steps", "3", "--checkpointing_steps", "2", "--random_flip")
     assert summary["step"] == 3 and np.isfinite(summary["train/g_loss"])
-    for sub in ("generator", "generator_ema", "discriminator"):
+    for sub in ("generator", "discriminator"):  # the layout of stage 2: generator/ holds the EMA weights
         assert (prior / sub / "config.json").is_file()
+    assert not (prior / "generator_ema").exists()
     assert (prior / "validation" / "samples-0000003.png").is_file()
-    from gpen_hf.training import StyleGAN2Prior
+    from gpen_hf.models import StyleGAN2Prior
 
-    g = StyleGAN2Prior.from_pretrained(prior, subfolder="generator_ema")
+    g = StyleGAN2Prior.from_pretrained(prior, subfolder="generator")
     assert g(torch.randn(1, 32)).shape == (1, 3, 16, 16)
 
     out = tmp_path / "gpen"
@@ -84,7 +85,8 @@ def test_pretrain_then_finetune_from_prior(faces, tmp_path):
 
 
 def test_finetune_loads_prior_weights_into_decoder(faces, tmp_path):
-    from gpen_hf.training import StyleGAN2Prior, gpen_from_prior
+    from gpen_hf.models import StyleGAN2Prior
+    from gpen_hf.training import gpen_from_prior
 
     prior = StyleGAN2Prior(resolution=16, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.125)
     prior.save_pretrained(tmp_path / "p" / "generator_ema")
@@ -116,8 +118,7 @@ def test_finetune_ablations_run(faces, tmp_path, ablation):
 
 
 def test_freeze_decoder_keeps_prior_weights(faces, tmp_path):
-    from gpen_hf.models import GPENModel
-    from gpen_hf.training import StyleGAN2Prior
+    from gpen_hf.models import GPENModel, StyleGAN2Prior
 
     prior = StyleGAN2Prior(resolution=16, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.125)
     prior.save_pretrained(tmp_path / "p" / "generator")
@@ -172,6 +173,37 @@ def test_resume_continues_identically(faces, tmp_path):
     assert not torch.equal(early.final_linear[0].weight, final.final_linear[0].weight)
 
 
+def test_pretrain_resume_continues_identically(faces, tmp_path):
+    """Stage 1 split in two runs equals one run; its checkpoints keep the layout runs in progress resume from."""
+    args = ("--train_data_dir", faces, *TINY, *TINY_ARCH, "--max_train_steps", "4", "--checkpointing_steps", "2",
+            "--use_ema", "--r1_every", "2", "--path_length_weight", "2", "--path_length_every", "2",
+            "--diffaugment", "color,translation,cutout", "--lr_scheduler", "linear", "--validation_steps", "0")
+    (full,) = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "full")
+    (first,) = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "split", "--stop_after_steps", "2")
+    (second,) = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "split", "--resume_from_checkpoint",
+                        "latest")
+    assert (first["step"], second["step"]) == (2, 4)
+    assert second["generator_digest"] == full["generator_digest"]
+    assert second["discriminator_digest"] == full["discriminator_digest"]
+    assert second["train/path_mean"] == full["train/path_mean"] != 0
+    for sub in ("generator", "discriminator"):
+        assert_same_weights(tmp_path / "full" / sub / "diffusion_pytorch_model.safetensors",
+                            tmp_path / "split" / sub / "diffusion_pytorch_model.safetensors")
+    # accelerate's files in the order prepare_gan registers them: G, D, their optimisers and schedulers, EMA, state
+    checkpoint = tmp_path / "split" / "checkpoint-2"
+    assert sorted(p.name for p in checkpoint.iterdir()) == [
+        "custom_checkpoint_0.pkl", "custom_checkpoint_1.pkl", "discriminator", "generator", "model.safetensors",
+        "model_1.safetensors", "optimizer.bin", "optimizer_1.bin", "random_states_0.pkl", "scheduler.bin",
+        "scheduler_1.bin"]
+    from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
+
+    prior = StyleGAN2Prior.from_pretrained(checkpoint / "generator")
+    assert load_file(checkpoint / "model.safetensors").keys() == prior.state_dict().keys()
+    disc = GPENDiscriminator.from_pretrained(checkpoint / "discriminator")
+    assert load_file(checkpoint / "model_1.safetensors").keys() == disc.state_dict().keys()
+    assert torch.load(checkpoint / "custom_checkpoint_1.pkl", weights_only=True).keys() == {"path_mean"}
+
+
 @pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted_run(faces, tmp_path):
     """SIGKILL a real run after its first checkpoint; ``latest`` must skip half-written folders."""
@@ -219,15 +251,15 @@ def test_two_process_ddp_keeps_replicas_identical(faces, tmp_path):
 
 def test_default_threads_ignore_launchers_single_thread_export(monkeypatch) -> None:
     """`accelerate launch` exports OMP_NUM_THREADS=1; one process per node still gets every core."""
-    from gpen_hf.training import loop
+    from gpen_hf.training import setup
 
-    monkeypatch.setattr(loop.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(setup.os, "cpu_count", lambda: 8)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
-    assert loop.default_num_threads() == 8
+    assert setup.default_num_threads() == 8
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
-    assert loop.default_num_threads() == 2
-    assert loop.default_num_threads(3) == 3
+    assert setup.default_num_threads() == 2
+    assert setup.default_num_threads(3) == 3
 
 
 def test_finetune_rejects_out_of_range_jitter(faces, tmp_path) -> None:
@@ -240,9 +272,8 @@ def test_finetune_rejects_out_of_range_jitter(faces, tmp_path) -> None:
 
 
 def test_grown_prior_first_draws_the_small_priors_images_upsampled():
-    from gpen_hf.models import GPENDiscriminator
+    from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
     from gpen_hf.training.grow import grow_discriminator, grow_prior
-    from gpen_hf.training.prior import StyleGAN2Prior
 
     torch.manual_seed(0)
     small = StyleGAN2Prior(resolution=16, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.125)
@@ -281,7 +312,7 @@ def test_pretrain_grows_from_a_smaller_prior_and_reads_weighted_sources(faces, t
                          "0.5", "--output_dir", tmp_path / "prior32", *TINY, "--resolution", "32", *TINY_ARCH,
                          "--max_train_steps", "1", "--validation_steps", "0", "--init_from", small)
     assert summary["step"] == 1
-    from gpen_hf.training.prior import StyleGAN2Prior
+    from gpen_hf.models import StyleGAN2Prior
 
     grown = StyleGAN2Prior.from_pretrained(tmp_path / "prior32", subfolder="generator")
     assert grown.config.resolution == 32
@@ -318,6 +349,6 @@ def test_gpu_chunks_pack_train_and_hand_back_weights(faces, tmp_path):
         assert json.loads((out / "chunk.json").read_text())["checkpoint"] == f"checkpoint-{steps}"
     subprocess.run([*chunk, "unpack", str(out), str(tmp_path / "next")], check=True, cwd=ROOT, timeout=120,
                    capture_output=True)
-    from gpen_hf.training.prior import StyleGAN2Prior
+    from gpen_hf.models import StyleGAN2Prior
 
     assert StyleGAN2Prior.from_pretrained(tmp_path / "next", subfolder="generator").dtype == torch.float32

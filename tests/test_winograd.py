@@ -9,19 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpen_hf import GPENModel, set_reference_mode
+from gpen_hf import GPENModel, set_implementation
 from gpen_hf.models import modulated
 from gpen_hf.models.modulated import ModulatedConv2d, StyledConv
 from gpen_hf.models.winograd import winograd_conv2d, winograd_tile, winograd_weight
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conformance"
-
-
-def _set_winograd(model: torch.nn.Module) -> None:
-    set_reference_mode(model, False)
-    for module in model.modules():
-        if isinstance(module, ModulatedConv2d):
-            module.impl = "winograd"
 
 
 @pytest.fixture
@@ -89,7 +82,7 @@ def test_modulated_conv_forward_and_backward(winograd_everywhere: int, batch: in
     torch.testing.assert_close(out_w, out_g, atol=2e-5, rtol=0)
     for a, b in zip(grads_w, grads_g):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
-    assert not hasattr(conv, "_winograd_cache") or conv._winograd_cache is None  # never cached in training
+    assert not [k for k in vars(conv) if k.startswith("_cached_winograd")]  # never cached in training
 
 
 @pytest.mark.parametrize("winograd_everywhere", [4], indirect=True)
@@ -98,14 +91,14 @@ def test_cached_weight_follows_parameter(winograd_everywhere: int) -> None:
     torch.manual_seed(0)
     layer = StyledConv(6, 4, 3, 8, noise_mode="concat").eval()
     x, style, noise = torch.randn(1, 6, 8, 8), torch.randn(1, 8), torch.randn(1, 4, 8, 8)
-    _set_winograd(layer)
+    set_implementation(layer, "winograd")
     with torch.inference_mode():
         first = layer(x, style, noise)
     with torch.no_grad():
         layer.conv.weight.mul_(-1)
     with torch.inference_mode():
         flipped = layer(x, style, noise)
-        set_reference_mode(layer, True)
+        set_implementation(layer, "grouped")
         expected = layer(x, style, noise)
     torch.testing.assert_close(flipped, expected, atol=2e-5, rtol=0)
     assert not torch.allclose(first, flipped)
@@ -117,9 +110,9 @@ def test_conformance_fixture(winograd_everywhere: int) -> None:
     folder = FIXTURES / "gen64_concat"
     model = GPENModel.from_original_checkpoint(folder / "model.pth")
     x, expected = torch.from_numpy(np.load(folder / "input.npy")), np.load(folder / "output.npy")
-    _set_winograd(model)
+    set_implementation(model, "winograd")
     with torch.inference_mode():
         out = model(x).sample
     assert np.abs(out.numpy() - expected).max() <= 1e-4
-    used = [m for m in model.modules() if getattr(m, "_winograd_cache", None) is not None]
+    used = [m for m in model.modules() if f"_cached_winograd{winograd_everywhere}" in vars(m)]
     assert len(used) == model.generator.log_size - 1  # every 3x3 decoder conv that does not upsample

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from gpen_hf.degradation import PRESETS
 from gpen_hf.training.data import MAX_JITTER
 from gpen_hf.training.finetune import run
-from gpen_hf.training.loop import add_common_args
+from gpen_hf.training.setup import add_architecture_args, add_common_args
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,18 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     src.add_argument("--pretrained_model_name_or_path", default=None,
                      help="An existing GPENModel (folder or Hub id, e.g. a converted official checkpoint) to "
                           "fine-tune; a 'discriminator' subfolder is used when present.")
-    a("--style_dim", type=int, default=None, help="New models only: size of z and w (default 512).")
-    a("--n_mlp", type=int, default=None, help="New models only: mapping-network depth (default 8).")
-    a("--channel_multiplier", type=int, default=None, help="New models only: StyleGAN2 width factor (default 2).")
-    a("--narrow", type=float, default=None, help="New models only: global width factor (default 1).")
-    a("--noise_mode", choices=["concat", "add", "none"], default=None,
-      help="How encoder features enter the decoder (paper: concat; add/none are its ablations). Must match a "
-           "loaded prior/model.")
+    add_architecture_args(parser, new_models_only=True)
     a("--freeze_decoder", action="store_true", help="Ablation: do not fine-tune the prior (decoder + mapping).")
     a("--alpha", type=float, default=1.0, help="Weight of the L1 content loss L_C.")
     a("--beta", type=float, default=0.02, help="Weight of the feature-matching loss L_F.")
     a("--perceptual_weight", type=float, default=0.0, help="Extra LPIPS loss weight (off in the paper).")
-    a("--degradation_preset", choices=["paper", "gfpgan"], default="paper",
+    a("--degradation_preset", choices=list(PRESETS), default="paper",
       help="Synthetic degradation: the paper's (blur, ↓10–200 on 1024 px, noise, JPEG 5–50) or GFPGAN's.")
     a("--random_flip", action="store_true",
       help="Mirror HQ faces at random before degrading them (doubles the distinct faces of a small set).")
@@ -50,8 +45,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0.0 <= args.random_jitter < MAX_JITTER:  # FaceStream checks it too, but only after the models load
         parser.error(f"--random_jitter must be in [0, {MAX_JITTER}), got {args.random_jitter}")
-    if args.pretrained_model_name_or_path is None and args.pretrained_prior is None and args.noise_mode is None:
-        args.noise_mode = "concat"
     return args
 
 

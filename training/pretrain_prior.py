@@ -3,7 +3,7 @@
 
     accelerate launch training/pretrain_prior.py --train_data_dir faces --output_dir prior-out --diffaugment color,translation,cutout
 
-Writes ``generator/``, ``generator_ema/`` (with --use_ema) and ``discriminator/`` (diffusers folders) that
+Writes ``generator/`` (the EMA weights with --use_ema) and ``discriminator/`` (diffusers folders) that
 ``training/finetune.py --pretrained_prior prior-out`` reads. See training/README.md for launch lines.
 """
 
@@ -12,20 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from gpen_hf.training.loop import add_common_args
 from gpen_hf.training.pretrain import run
+from gpen_hf.training.setup import add_architecture_args, add_common_args
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
     a = parser.add_argument
-    a("--style_dim", type=int, default=512, help="Size of z and w (official GPEN: 512).")
-    a("--n_mlp", type=int, default=8, help="Mapping-network depth (official: 8).")
-    a("--channel_multiplier", type=int, default=2, help="StyleGAN2 width factor for >= 64 px (official: 2).")
-    a("--narrow", type=float, default=1.0, help="Global width factor (official: 1; GPEN-BFR-256: 0.5).")
-    a("--noise_mode", choices=["concat", "add", "none"], default="concat",
-      help="Noise injection of the prior; must be the mode GPEN will use in stage 2 (paper: concat).")
+    add_architecture_args(parser)
     a("--mixing_prob", type=float, default=0.9, help="Probability of style mixing per batch (StyleGAN2: 0.9).")
     a("--path_length_weight", type=float, default=0.0, help="Path-length regulariser weight (StyleGAN2: 2; 0: off).")
     a("--path_length_every", type=int, default=4, help="Lazy path-length regularisation interval.")

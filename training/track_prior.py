@@ -20,9 +20,9 @@ import torch
 from PIL import Image
 
 from gpen_hf.metrics.kid import AlexNetFeatures, kid_alexnet
+from gpen_hf.models import StyleGAN2Prior
 from gpen_hf.training.checkpointing import list_checkpoints
 from gpen_hf.training.data import FaceStream
-from gpen_hf.training.prior import StyleGAN2Prior
 
 FIELDS = ("step", "kid", "kid_std", "samples")
 

@@ -14,7 +14,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+from gpen_hf.degradation import PRESETS
+from gpen_hf.image_io import IMAGE_EXTENSIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image file(s)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file (one input) or folder (several inputs, or a path without image suffix)")
-    parser.add_argument("--preset", default="paper", choices=["paper", "gfpgan", "none"],
+    parser.add_argument("--preset", default="paper", choices=[*PRESETS, "none"],
                         help="where random parameters come from (default paper; none = identity)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> identical output)")
     parser.add_argument("--resolution", type=int, default=None,
@@ -60,7 +61,7 @@ def _size_for(sigma: float) -> int:
 
 def _targets(inputs: list[str], output: str) -> list[tuple[Path, Path]]:
     out = Path(output)
-    if len(inputs) == 1 and out.suffix.lower() in IMAGE_SUFFIXES:
+    if len(inputs) == 1 and out.suffix.lower() in IMAGE_EXTENSIONS:
         return [(Path(inputs[0]), out)]
     return [(Path(i), out / (Path(i).stem + ".png")) for i in inputs]
 

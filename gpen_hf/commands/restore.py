@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm"}
+from gpen_hf.image_io import IMAGE_EXTENSIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="faces per model call (default 4)")
     parser.add_argument("--device", default=None,
                         help="cpu, cuda or cuda:N (default cpu; under `accelerate launch`, each process's GPU)")
-    parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
-                        help="model precision (default float32)")
+    parser.add_argument("--torch-dtype", choices=["float32", "float16", "bfloat16"], default="float32",
+                        help="dtype the model weights are loaded in (default float32)")
     parser.add_argument("--onnx", default=None, metavar="FILE",
                         help="run this graph from `gpen-hf export-onnx` with onnxruntime instead of --model "
                              "(CPU, fp32)")
@@ -115,12 +115,13 @@ def run(args: argparse.Namespace) -> int:
         if args.mask == "parsing" and not args.parsenet:
             raise ValueError("--mask parsing needs --parsenet PATH (ParseNet weights)")
         if args.onnx:
-            if args.model or args.device not in (None, "cpu") or args.dtype != "float32":
-                raise ValueError("--onnx runs an exported graph on the CPU in float32: drop --model/--device/--dtype")
+            if args.model or args.device not in (None, "cpu") or args.torch_dtype != "float32":
+                raise ValueError("--onnx runs an exported graph on the CPU in float32: "
+                                 "drop --model/--device/--torch-dtype")
             pipe = GPENPipeline.from_onnx(args.onnx, parsing_model=args.parsenet)
         else:
-            pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype),
-                                               device=shard.device(args.device), parsing_model=args.parsenet)
+            pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.torch_dtype),
+                                                device=shard.device(args.device), parsing_model=args.parsenet)
         upsampler = get_upsampler(args.bg_upsampler, pipe.device) if args.upscale > 1 else None
     except (OSError, ValueError, RuntimeError) as err:
         print(f"gpen-hf restore: cannot load the model: {err}", file=sys.stderr)

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="frames whose faces go to the model together")
     parser.add_argument("--device", default=None,
                         help="cpu, cuda or cuda:N (default cpu; under `accelerate launch`, each process's GPU)")
-    parser.add_argument("--dtype", choices=["float32", "bf16", "fp16"], default="float32",
+    parser.add_argument("--autocast-dtype", choices=["float32", "bf16", "fp16"], default="float32",
                         help="run the model under autocast in this precision (default float32)")
     parser.add_argument("--detect-every", type=int, default=5, help="run the face detector every k frames")
     parser.add_argument("--fade", type=int, default=6, help="frames to fade faces in/out when they (dis)appear")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, RuntimeError) as err:
         print(f"gpen-hf restore-video: cannot load the model: {err}", file=sys.stderr)
         return 2
-    dtype = None if args.dtype == "float32" else args.dtype
+    autocast_dtype = None if args.autocast_dtype == "float32" else args.autocast_dtype
     failed: list[str] = []
     frames = 0
     for path, target in pairs:
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             result = restore_video(pipe, path, target, alpha=args.alpha, batch_size=args.batch_size,
                                    detect_every=args.detect_every, fade=args.fade,
                                    input_strength=args.temporal[0], output_strength=args.temporal[1],
-                                   max_faces=args.max_faces, dtype=dtype, progress=shard.is_main)
+                                   max_faces=args.max_faces, autocast_dtype=autocast_dtype, progress=shard.is_main)
         except (VideoError, ValueError, RuntimeError, OSError) as err:
             failed.append(str(path))
             print(f"FAILED {err if str(path) in str(err) else f'{path}: {err}'}", file=sys.stderr)

@@ -1,6 +1,13 @@
 """Faces in photos: YuNet detection, 5-point alignment to the FFHQ template, masks, quality and paste-back."""
 
-from gpen_hf.faces.align import FFHQ_TEMPLATE_512, FaceAligner, affine_scale, invert_affine, transform_points
+from gpen_hf.faces.align import (
+    FFHQ_TEMPLATE_512,
+    FaceAligner,
+    affine_scale,
+    invert_affine,
+    resize_face,
+    transform_points,
+)
 from gpen_hf.faces.detect import Detections, FaceDetector
 from gpen_hf.faces.mask import MASK_KINDS, crop_mask, face_region_mask, feather_mask
 from gpen_hf.faces.parsing import (
@@ -30,5 +37,6 @@ __all__ = [
     "feather_mask",
     "invert_affine",
     "paste_faces",
+    "resize_face",
     "transform_points",
 ]

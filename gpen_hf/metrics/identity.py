@@ -7,8 +7,8 @@ losslessly into ``gpen_hf/assets/face_recognition_faceapi.safetensors``. Impleme
 OpenCV's SFace was the first choice but no PyPI/npm package ships its ONNX (the packages that use it
 download it at run time), so it is not used.
 
-Inputs are faces aligned to the FFHQ-style 5-point template of ``shared/data/faces`` at any resolution;
-``face_chip`` crops the region that matches dlib's 150x150 face chip (padding 0.25) approximately.
+Inputs are faces aligned to the FFHQ-style 5-point template (``gpen_hf.faces.FFHQ_TEMPLATE_512``) at any
+resolution; ``face_chip`` crops the region that matches dlib's 150x150 face chip (padding 0.25) approximately.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
-"""GPEN networks: layers, the StyleGAN2 prior, the GPEN generator, the discriminator and ParseNet."""
+"""GPEN networks: layers, the StyleGAN2 prior (alone: stage 1), the GPEN generator, the discriminator and
+ParseNet."""
 
 from ._checkpoint import OriginalCheckpointError
 from .discriminator import GPENDiscriminator, GPENDiscriminatorOutput
 from .gpen import GPENModel, GPENModelOutput
-from .layers import set_reference_mode
+from .implementation import IMPLEMENTATIONS, set_implementation
 from .parsenet import ParseNet, ParseNetOutput
+from .prior import StyleGAN2Prior
 from .stylegan2 import StyleGAN2Generator
 
 __all__ = [
+    "IMPLEMENTATIONS",
     "GPENDiscriminator",
     "GPENDiscriminatorOutput",
     "GPENModel",
@@ -16,5 +19,6 @@ __all__ = [
     "ParseNet",
     "ParseNetOutput",
     "StyleGAN2Generator",
-    "set_reference_mode",
+    "StyleGAN2Prior",
+    "set_implementation",
 ]

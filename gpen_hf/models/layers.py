@@ -4,19 +4,8 @@ Module and parameter names follow the authors' GPEN release (itself rosinality's
 that official state_dicts load with zero key edits. Equalized learning rate: weights are stored at unit scale
 and multiplied by ``1/sqrt(fan_in)`` in ``forward``.
 
-Every layer with a costly op has two exact implementations of the same function:
-
-* the **reference** path: what the authors' pure-PyTorch CPU code does (per-sample weights with a grouped
-  convolution, ``upfirdn2d`` by zero insertion/padding/single-channel convolution, bias + leaky ReLU + gain
-  as separate ops). Simple and slow; the ground truth of the tests.
-* the **fast** path (default): ``channels_last`` activations (oneDNN's native layout, no reorders), FIR
-  filters as depthwise convolutions with the padding inside the convolution, the activation gain ``sqrt(2)``
-  and the biases folded into the convolution weights/biases, in-place leaky ReLU at inference, and the
-  modulated convolution in the cheapest exact form for the batch: the style and demodulation folded into the
-  weight for batch 1 (one plain convolution), modulated activations with a shared weight for larger batches
-  (``conv(x * s, W) * d == conv(x, W * s * d)``).
-
-:func:`set_reference_mode` switches a whole model to the reference path (used by tests and benchmarks).
+Every layer with a costly op has several exact implementations of the same function, named and switched for a
+whole model in :mod:`.implementation` (``"grouped"``: the authors' form; ``"folded"``: the CPU fast path).
 """
 
 from __future__ import annotations
@@ -28,58 +17,33 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .upfirdn import blur2d, depthwise_kernel, make_kernel, upfirdn2d, upfirdn2d_reference, upsample2d
+from ._ops import CHANNELS_LAST, SQRT2, cached, lrelu, scaled_weight
+from .implementation import Implemented
+from .upfirdn import blur2d, depthwise_kernel, make_kernel, upfirdn2d_reference, upsample2d
 
-__all__ = ["make_kernel", "set_reference_mode", "upfirdn2d", "upfirdn2d_reference"]
+__all__ = [
+    "Blur",
+    "ConvLayer",
+    "EqualConv2d",
+    "EqualLinear",
+    "FusedLeakyReLU",
+    "PixelNorm",
+    "ResBlock",
+    "Upsample",
+    "fused_leaky_relu",
+]
 
-SQRT2 = math.sqrt(2.0)
-CHANNELS_LAST = torch.channels_last
-
-
-def _inplace_ok() -> bool:
-    """In-place activations only when no autograd graph is recorded (inference): zero risk for training."""
-    return not torch.is_grad_enabled()
-
-
-def _graph_mode() -> bool:
-    """Recording a graph (ONNX tracing, torch.compile): no Python-side caches, no ``out=`` arguments."""
-    return torch.jit.is_tracing() or torch.compiler.is_compiling()
-
-
-def _scaled_weight(weight: torch.Tensor, factor: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
-    """``weight * factor`` in ``x``'s dtype, written straight in ``x``'s memory format at inference (oneDNN
-    would otherwise copy an NCHW weight to channels_last on every call)."""
-    if torch.is_grad_enabled() or _graph_mode() or weight.dtype != x.dtype:
-        return (weight * factor).to(x.dtype)
-    fmt = CHANNELS_LAST if x.is_contiguous(memory_format=CHANNELS_LAST) else torch.contiguous_format
-    out = torch.empty(weight.shape, dtype=x.dtype, device=x.device, memory_format=fmt)
-    return torch.mul(weight, factor, out=out)
-
-
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    """Leaky ReLU (slope 0.2) of an already gain-scaled tensor: ``sqrt2*lrelu(v) == lrelu(sqrt2*v)``."""
-    return F.leaky_relu(x, 0.2, inplace=_inplace_ok())
-
-
-class _FIR(nn.Module):
-    """Shared parts of the FIR modules: the official ``kernel`` buffer, the mode flag, a derived-kernel cache.
-
-    The depthwise weight derived from ``kernel`` is cached (not in the state_dict) and rebuilt when the buffer
-    is changed in place (``load_state_dict``), moved or cast, or the channel count differs.
-    """
-
-    reference: bool = False
+class _FIR(Implemented, nn.Module):
+    """Shared parts of the FIR modules: the official ``kernel`` buffer and the depthwise weight derived from it
+    (cached outside the state_dict; see :func:`._ops.cached`)."""
 
     def __init__(self, kernel: torch.Tensor):
         super().__init__()
         self.register_buffer("kernel", kernel)
-        self._cache: tuple[tuple, torch.Tensor] | None = None
 
     def depthwise(self, channels: int, dtype: torch.dtype) -> torch.Tensor:
-        key = (channels, dtype, self.kernel.device, self.kernel.data_ptr(), self.kernel._version)
-        if self._cache is None or self._cache[0] != key or _graph_mode():
-            self._cache = (key, depthwise_kernel(self.kernel, channels, dtype))
-        return self._cache[1]
+        return cached(self, "depthwise", self.kernel, lambda: depthwise_kernel(self.kernel, channels, dtype),
+                      channels, dtype)
 
 
 class Blur(_FIR):
@@ -94,7 +58,7 @@ class Blur(_FIR):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         """Filter ``x``; ``bias`` (per channel, optional) is added after filtering, inside the same conv."""
-        if self.reference:
+        if self.impl == "grouped":
             out = upfirdn2d_reference(x, self.kernel, pad=self.pad)
             return out if bias is None else out + bias.view(1, -1, 1, 1).to(out.dtype)
         x = x.contiguous(memory_format=CHANNELS_LAST)
@@ -114,7 +78,7 @@ class Upsample(_FIR):
         self.pad = ((p + 1) // 2 + factor - 1, p // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.reference:
+        if self.impl == "grouped":
             return upfirdn2d_reference(x, self.kernel, up=self.factor, pad=self.pad)
         return upsample2d(x, self.kernel, self.factor, self.pad)
 
@@ -126,23 +90,23 @@ def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor, negative_slope: float 
 
 
 class FusedLeakyReLU(nn.Module):
-    """Per-channel bias followed by the scaled leaky ReLU."""
+    """Per-channel bias (optional) followed by the scaled leaky ReLU."""
 
-    def __init__(self, channels: int):
+    gain = SQRT2
+
+    def __init__(self, channels: int, bias: bool = True):
         super().__init__()
-        self.bias = nn.Parameter(torch.zeros(channels))
+        self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bias is None:
+            return F.leaky_relu(x, 0.2) * SQRT2
         return fused_leaky_relu(x, self.bias)
 
-
-class ScaledLeakyReLU(nn.Module):
-    def __init__(self, negative_slope: float = 0.2):
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(x, self.negative_slope) * SQRT2
+    def folded_bias(self) -> torch.Tensor | None:
+        """The bias as a folded convolution adds it before :func:`._ops.lrelu`:
+        ``sqrt2 * lrelu(v + b) == lrelu(sqrt2 * v + sqrt2 * b)``."""
+        return None if self.bias is None else self.bias * SQRT2
 
 
 class PixelNorm(nn.Module):
@@ -171,18 +135,10 @@ class EqualLinear(nn.Module):
         self.scale = lr_mul / math.sqrt(in_dim)
         self.lr_mul = lr_mul
 
-    reference: bool = False
-
     def scaled_weight(self) -> torch.Tensor:
         """``weight * scale``; cached at inference (the mapping, style and final linears rescale ~40 M values
-        per forward otherwise), recomputed when autograd records, in reference mode or when it changes."""
-        if self.reference or torch.is_grad_enabled() or _graph_mode():
-            return self.weight * self.scale
-        key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype, self.weight.device)
-        cache = getattr(self, "_weight_cache", None)
-        if cache is None or cache[0] != key:
-            cache = self._weight_cache = (key, self.weight * self.scale)
-        return cache[1]
+        per forward otherwise)."""
+        return cached(self, "scaled_weight", self.weight, lambda: self.weight * self.scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias * self.lr_mul if self.bias is not None else None
@@ -208,18 +164,23 @@ class EqualConv2d(nn.Module):
         self.padding = padding
         self.bias = nn.Parameter(torch.zeros(out_channel)) if bias else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, bias=self.bias, stride=self.stride, padding=self.padding)
+    def forward(self, x: torch.Tensor, gain: float = 1.0, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The layer; with ``gain``/``bias``: ``gain * layer(x) + bias``, folded into the convolution's weight
+        (written in ``x``'s memory format at inference) and bias, so a caller pays nothing for what follows."""
+        if gain == 1.0 and bias is None:
+            return F.conv2d(x, self.weight * self.scale, bias=self.bias, stride=self.stride, padding=self.padding)
+        if self.bias is not None:
+            bias = self.bias * gain if bias is None else self.bias * gain + bias
+        weight = scaled_weight(self.weight, self.scale * gain, x)
+        return F.conv2d(x, weight, bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
         o, i, k, _ = self.weight.shape
         return f"{i}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding}"
 
 
-class ConvLayer(nn.Sequential):
+class ConvLayer(Implemented, nn.Sequential):
     """[Blur] → EqualConv2d (stride 2 when downsampling) → [bias + scaled leaky ReLU]."""
-
-    reference: bool = False
 
     def __init__(
         self,
@@ -242,26 +203,20 @@ class ConvLayer(nn.Sequential):
             EqualConv2d(in_channel, out_channel, kernel_size, stride=stride, padding=padding, bias=bias and not activate)
         )
         if activate:
-            layers.append(FusedLeakyReLU(out_channel) if bias else ScaledLeakyReLU(0.2))
+            layers.append(FusedLeakyReLU(out_channel, bias=bias))
         super().__init__(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.reference:
+        if self.impl == "grouped":
             return super().forward(x)
-        # Fast path: channels_last, activation gain and bias folded into the convolution, in-place lrelu.
+        # folded: channels_last, the activation's gain and bias folded into the convolution, in-place lrelu
         x = x.contiguous(memory_format=CHANNELS_LAST)
-        layers = list(self)
-        if isinstance(layers[0], Blur):
-            x = layers.pop(0)(x)
-        conv: EqualConv2d = layers[0]
-        if len(layers) == 1:
+        *blur, conv, act = self if isinstance(self[-1], FusedLeakyReLU) else (*self, None)
+        for layer in blur:
+            x = layer(x)
+        if act is None:
             return conv(x)
-        act = layers[1]
-        bias = act.bias if isinstance(act, FusedLeakyReLU) else conv.bias
-        bias = bias * SQRT2 if bias is not None else None
-        weight = _scaled_weight(conv.weight, conv.scale * SQRT2, x)
-        out = F.conv2d(x, weight, bias, stride=conv.stride, padding=conv.padding)
-        return _lrelu(out)
+        return lrelu(conv(x, act.gain, act.folded_bias()))
 
 
 class ResBlock(nn.Module):
@@ -276,31 +231,3 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.conv2(self.conv1(x)) + self.skip(x)) / SQRT2
-
-
-_MODULATED = ("ConstantInput", "ModulatedConv2d", "NoiseInjection", "StyledConv", "ToRGB")
-
-
-def __getattr__(name: str):
-    """The style-modulated layers live in :mod:`.modulated`; importing them from here keeps working."""
-    if name in _MODULATED:
-        from . import modulated
-
-        return getattr(modulated, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def set_reference_mode(model: nn.Module, enabled: bool = True) -> nn.Module:
-    """Switch every layer of ``model`` to the reference path (``enabled=True``) or back to the fast path.
-
-    Reference: grouped per-sample modulated convolutions, ``upfirdn2d_reference`` FIR filters and unfused
-    activations, i.e. the authors' CPU implementation.
-    """
-    from .modulated import ModulatedConv2d
-
-    for module in model.modules():
-        if isinstance(module, ModulatedConv2d):
-            module.impl = "grouped" if enabled else "auto"
-        elif isinstance(module, (_FIR, ConvLayer, EqualLinear)):
-            module.reference = enabled
-    return model

@@ -1,8 +1,7 @@
 """Style-modulated StyleGAN2 layers: modulated convolution, noise injection, styled conv, ToRGB.
 
-Each has the reference path of the authors (per-sample weights, grouped convolution, unfused bias/activation)
-and the fast path described in :mod:`.layers`; ``ModulatedConv2d.impl`` selects it (see
-:func:`.layers.set_reference_mode`). Imported from :mod:`.layers` as well, where they used to live.
+``ModulatedConv2d`` and ``StyledConv`` have the implementations of :mod:`.implementation`: ``"grouped"`` (the
+authors': per-sample weights, grouped convolution, unfused bias/activation) and ``"folded"`` (the fast path).
 """
 
 from __future__ import annotations
@@ -14,29 +13,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (
-    CHANNELS_LAST,
-    SQRT2,
-    Blur,
-    EqualLinear,
-    FusedLeakyReLU,
-    Upsample,
-    _graph_mode,
-    _lrelu,
-    _scaled_weight,
-)
+from ._ops import CHANNELS_LAST, cached, lrelu, scaled_weight
+from .implementation import Implemented
+from .layers import Blur, EqualLinear, FusedLeakyReLU, Upsample
 from .winograd import winograd_conv2d, winograd_tile, winograd_weight
 
+__all__ = ["ConstantInput", "ModulatedConv2d", "NoiseInjection", "StyledConv", "ToRGB"]
 
-class ModulatedConv2d(nn.Module):
+
+class ModulatedConv2d(Implemented, nn.Module):
     """StyleGAN2 modulated convolution with optional demodulation and 2x (transposed-conv) upsampling.
 
-    ``impl``: ``"auto"`` (fast: style folded into the weight for batch 1, modulated activations otherwise),
-    ``"activations"`` (always modulate activations; any batch size in one graph, used for ONNX export) or
-    ``"grouped"`` (the reference) or ``"winograd"`` (3x3 convolutions of the shapes where
-    :func:`.winograd.winograd_tile` says it is faster run as Winograd F(4x4, 3x3), the rest as ``"auto"``).
-    All compute the same function.
+    ``impl``: ``"folded"`` (style folded into the weight for batch 1, modulated activations with a shared weight
+    otherwise), ``"grouped"`` (the authors' per-sample weights) or ``"winograd"`` (3x3 convolutions of the shapes
+    :func:`.winograd.winograd_tile` picks as Winograd F(4x4, 3x3), the rest folded). All compute the same
+    function.
     """
+
+    implementations = ("grouped", "folded", "winograd")
 
     def __init__(
         self,
@@ -55,7 +49,6 @@ class ModulatedConv2d(nn.Module):
         self.out_channel = out_channel
         self.upsample = upsample
         self.demodulate = demodulate
-        self.impl = "auto"
         if upsample:
             factor = 2
             p = (len(blur_kernel) - factor) - (kernel_size - 1)
@@ -71,10 +64,25 @@ class ModulatedConv2d(nn.Module):
             f"upsample={self.upsample}, demodulate={self.demodulate}, impl={self.impl}"
         )
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, gain: float = 1.0,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``gain * modconv(x, style) + bias`` (``bias`` per output channel, optional).
+
+        Callers fold what follows the convolution (activation gain, bias) into it, which costs nothing in the
+        folded form.
+        """
         if self.impl == "grouped":
-            return self._forward_grouped(x, self.modulation(style))
-        return self.forward_fused(x, style)
+            out = self._forward_grouped(x, self.modulation(style), bias)
+            return out if gain == 1.0 else out * gain
+        x = x.contiguous(memory_format=CHANNELS_LAST)
+        s = self._style(style, x.device.type)
+        if self.impl == "winograd" and not self.upsample and self.kernel_size == 3:
+            m = winograd_tile(self.in_channel, self.out_channel, x.shape[2], x.shape[3])
+            if m is not None:
+                return self._forward_winograd(x, s, gain, bias, m)
+        if x.shape[0] == 1:
+            return self._forward_weight(x, s, gain, bias)
+        return self._forward_activations(x, s, gain, bias)
 
     def _style(self, style: torch.Tensor, device_type: str) -> torch.Tensor:
         """Modulation vector (N, in) in float32 (computed in the weights' dtype, never autocast: a tiny op that
@@ -82,39 +90,11 @@ class ModulatedConv2d(nn.Module):
         with torch.autocast(device_type, enabled=False):
             return self.modulation(style.to(self.modulation.weight.dtype)).float()
 
-    def forward_fused(
-        self, x: torch.Tensor, style: torch.Tensor, gain: float = 1.0, bias: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Fast path: ``gain * modconv(x, style) + bias`` (``bias`` per output channel, optional).
-
-        Callers fold what follows the convolution (activation gain, bias) into it, which costs nothing here.
-        """
-        n = x.shape[0]
-        x = x.contiguous(memory_format=CHANNELS_LAST)
-        s = self._style(style, x.device.type)
-        if self.impl == "winograd" and not self.upsample and self.kernel_size == 3:
-            m = winograd_tile(self.in_channel, self.out_channel, x.shape[2], x.shape[3])
-            if m is not None:
-                return self._forward_winograd(x, s, gain, bias, m)
-        if n == 1 and self.impl in ("auto", "winograd"):
-            return self._forward_weight(x, s, gain, bias)
-        return self._forward_activations(x, s, gain, bias)
-
     def _norms(self) -> torch.Tensor:
-        """Squared norms of the scaled weight per (out, in) pair, float32: demodulation needs only these.
-
-        Cached at inference (rebuilt when the parameter changes in place, is replaced, moved or cast);
-        recomputed on every call when autograd records, so training gradients flow as usual.
-        """
-        w = self.weight[0]
-        key = (w.data_ptr(), self.weight._version, w.dtype, w.device)
-        cacheable = not torch.is_grad_enabled() and not _graph_mode()
-        cache = getattr(self, "_norms_cache", None)
-        if cacheable and cache is not None and cache[0] == key:
-            return cache[1]
-        norms = w.float().pow(2).sum(dim=(2, 3)) * self.scale**2
-        self._norms_cache = (key, norms) if cacheable else None
-        return norms
+        """Squared norms of the scaled weight per (out, in) pair, float32: demodulation needs only these
+        (cached at inference, see :func:`._ops.cached`)."""
+        return cached(self, "norms", self.weight,
+                      lambda: self.weight[0].float().pow(2).sum(dim=(2, 3)) * self.scale**2)
 
     def _factor(self, s: torch.Tensor, gain: float) -> torch.Tensor:
         """Per-sample, per-output-channel output scale: ``gain / ||W * s||`` (demodulation) or ``gain``."""
@@ -129,22 +109,16 @@ class ModulatedConv2d(nn.Module):
         w = self.weight[0]
         if self.upsample:  # conv_transpose2d wants (in, out, k, k)
             outer = s[0].view(-1, 1, 1, 1) * factor.view(1, -1, 1, 1)
-            weight = _scaled_weight(w.transpose(0, 1), outer.to(w.dtype), x)
+            weight = scaled_weight(w.transpose(0, 1), outer.to(w.dtype), x)
             return self.blur(F.conv_transpose2d(x, weight, stride=2), bias)
-        weight = _scaled_weight(w, (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype), x)
+        weight = scaled_weight(w, (factor.view(-1, 1, 1, 1) * s[0].view(1, -1, 1, 1)).to(w.dtype), x)
         return F.conv2d(x, weight, None if bias is None else bias.to(x.dtype), padding=self.padding)
 
     def _forward_winograd(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None, m: int):
-        """Winograd F(m x m, 3 x 3) with the shared, transformed weight (cached at inference, like the norms);
-        style and demodulation scale the input and output inside the copies Winograd makes anyway."""
-        key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype, self.weight.device, m)
-        cache = getattr(self, "_winograd_cache", None)
-        if cache is not None and cache[0] == key and not torch.is_grad_enabled() and not _graph_mode():
-            u = cache[1]
-        else:
-            u = winograd_weight(self.weight[0] * self.scale, m)
-            cacheable = not torch.is_grad_enabled() and not _graph_mode()
-            self._winograd_cache = (key, u) if cacheable else None
+        """Winograd F(m x m, 3 x 3) with the shared, transformed weight (cached at inference, see
+        :func:`._ops.cached`); style and demodulation scale the input and output inside the copies Winograd
+        makes anyway."""
+        u = cached(self, f"winograd{m}", self.weight, lambda: winograd_weight(self.weight[0] * self.scale, m))
         return winograd_conv2d(x, u, m, bias, s, self._factor(s, gain))
 
     def _forward_activations(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None):
@@ -163,8 +137,9 @@ class ModulatedConv2d(nn.Module):
             return out * factor.to(out.dtype)
         return torch.addcmul(bias.to(out.dtype).view(1, -1, 1, 1), out, factor.to(out.dtype))
 
-    def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Reference: one modulated (and demodulated) weight per sample, grouped convolution over the batch."""
+    def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """The authors' form: one modulated (and demodulated) weight per sample, grouped convolution over the
+        batch; then ``bias``, if given."""
         n, c, h, w = x.shape
         k = self.kernel_size
         weight = self.scale * self.weight * style.view(n, 1, c, 1, 1)
@@ -176,10 +151,11 @@ class ModulatedConv2d(nn.Module):
             weight = weight.transpose(1, 2).reshape(n * c, self.out_channel, k, k)
             out = F.conv_transpose2d(x, weight.to(x.dtype), padding=0, stride=2, groups=n)
             out = out.view(n, self.out_channel, *out.shape[2:])
-            return self.blur(out)
+            return self.blur(out, bias)
         weight = weight.view(n * self.out_channel, c, k, k)
         out = F.conv2d(x, weight.to(x.dtype), padding=self.padding, groups=n)
-        return out.view(n, self.out_channel, *out.shape[2:])
+        out = out.view(n, self.out_channel, *out.shape[2:])
+        return out if bias is None else out + bias.view(1, -1, 1, 1).to(x.dtype)
 
 
 class NoiseInjection(nn.Module):
@@ -197,14 +173,30 @@ class NoiseInjection(nn.Module):
         self.mode = mode
         self.weight = nn.Parameter(torch.zeros(1))
 
+    def draw(self, x: torch.Tensor) -> torch.Tensor:
+        """Random noise for the features ``x`` (N, C, H, W), for training without encoder features."""
+        n, c, h, w = x.shape
+        return x.new_empty(n, c if self.mode == "concat" else 1, h, w).normal_()
+
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         if noise is None:
-            n, c, h, w = x.shape
-            noise = x.new_empty(n, c if self.mode == "concat" else 1, h, w).normal_()
+            noise = self.draw(x)
         noise = self.weight.to(x.dtype) * noise.to(x.dtype)
         if self.mode == "concat":
             return torch.cat((x, noise), dim=1)
         return x + noise
+
+    def forward_folded(self, x: torch.Tensor, noise: torch.Tensor | None, gain: float,
+                       bias: torch.Tensor) -> torch.Tensor:
+        """``gain * forward(x / gain, noise) + bias``, for features ``x`` already scaled by ``gain``; ``bias`` is
+        the bias of the injected channels (``concat``; nothing to add for ``add``)."""
+        if noise is None:
+            noise = self.draw(x)
+        scale = (self.weight * gain).to(x.dtype)
+        noise = noise.to(x.dtype)
+        if self.mode == "concat":
+            return torch.cat((x, torch.addcmul(bias.to(x.dtype).view(1, -1, 1, 1), noise, scale)), dim=1)
+        return torch.addcmul(x, noise, scale)
 
 
 class ConstantInput(nn.Module):
@@ -218,7 +210,7 @@ class ConstantInput(nn.Module):
         return self.input.expand(batch, -1, -1, -1)
 
 
-class StyledConv(nn.Module):
+class StyledConv(Implemented, nn.Module):
     """Modulated conv → noise injection (concat / add / none) → bias + scaled leaky ReLU."""
 
     def __init__(
@@ -238,28 +230,18 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel * (2 if noise_mode == "concat" else 1))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        if self.conv.impl == "grouped":
+        if self.impl == "grouped":
             out = self.conv(x, style)
             if self.noise is not None:
                 out = self.noise(out, noise)
             return self.activate(out)
-        # Fast path: sqrt2 * lrelu(v + b) == lrelu(sqrt2 * v + sqrt2 * b); the gain and the conv half of the
-        # bias go into the convolution, the noise half into one addcmul, then a single (in-place) lrelu.
-        c = self.conv.out_channel
-        bias = self.activate.bias * SQRT2
-        out = self.conv.forward_fused(x, style, SQRT2, bias[:c])
+        # folded: the activation's gain and the conv half of its bias go into the convolution, the noise half
+        # into the injection, then a single (in-place) lrelu
+        c, gain, bias = self.conv.out_channel, self.activate.gain, self.activate.folded_bias()
+        out = self.conv(x, style, gain, bias[:c])
         if self.noise is not None:
-            if noise is None:
-                n, _, h, w = out.shape
-                noise = out.new_empty(n, c if self.noise.mode == "concat" else 1, h, w).normal_()
-            scale = (self.noise.weight * SQRT2).to(out.dtype)
-            noise = noise.to(out.dtype)
-            if self.noise.mode == "concat":
-                extra = torch.addcmul(bias[c:].to(out.dtype).view(1, -1, 1, 1), noise, scale)
-                out = torch.cat((out, extra), dim=1)
-            else:
-                out = torch.addcmul(out, noise, scale)
-        return _lrelu(out)
+            out = self.noise.forward_folded(out, noise, gain, bias[c:])
+        return lrelu(out)
 
 
 class ToRGB(nn.Module):
@@ -274,10 +256,7 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        if self.conv.impl == "grouped":
-            out = self.conv(x, style) + self.bias.to(x.dtype)
-        else:
-            out = self.conv.forward_fused(x, style, 1.0, self.bias.view(-1))
+        out = self.conv(x, style, bias=self.bias.view(-1))
         if skip is not None:
             out = out + self.upsample(skip)
         return out

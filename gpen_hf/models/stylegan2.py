@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .layers import ConstantInput, EqualLinear, PixelNorm, StyledConv, ToRGB
+from .layers import EqualLinear, PixelNorm
+from .modulated import ConstantInput, StyledConv, ToRGB
 
 NOISE_MODES = ("concat", "add", "none")
 
@@ -95,11 +96,6 @@ class StyleGAN2Generator(nn.Module):
         """Mapping network: z (N, style_dim) → w (N, style_dim)."""
         return self.style(z)
 
-    def mean_latent(self, n: int = 4096) -> torch.Tensor:
-        """Average w over ``n`` random z (for truncation)."""
-        z = torch.randn(n, self.style_dim, device=self.input.input.device)
-        return self.map(z).mean(0, keepdim=True)
-
     def synthesize(self, latent: torch.Tensor, noise: Sequence[torch.Tensor | None] | None = None) -> torch.Tensor:
         """Synthesis network.
 
@@ -132,19 +128,16 @@ class StyleGAN2Generator(nn.Module):
         z: torch.Tensor | Sequence[torch.Tensor],
         noise: Sequence[torch.Tensor | None] | None = None,
         mixing_index: int | None = None,
-        truncation: float = 1.0,
-        truncation_latent: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """z → image. Two z give style mixing: the second one's w is used from layer ``mixing_index`` on."""
+        return_latents: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """z → image. Two z give style mixing: the second one's w is used from layer ``mixing_index`` on (default:
+        the middle). ``return_latents`` also returns the per-layer w (N, n_latent, style_dim), part of the graph
+        (for the path-length regulariser)."""
         zs = [z] if isinstance(z, torch.Tensor) else list(z)
         ws = [self.map(s) for s in zs]
-        if truncation < 1.0:
-            if truncation_latent is None:
-                raise ValueError("truncation < 1 needs truncation_latent (see mean_latent())")
-            ws = [truncation_latent + truncation * (w - truncation_latent) for w in ws]
-        latent = ws[0].unsqueeze(1).expand(-1, self.n_latent, -1)
+        latent = ws[0].unsqueeze(1).repeat(1, self.n_latent, 1)
         if len(ws) > 1:
             index = mixing_index if mixing_index is not None else self.n_latent // 2
-            second = ws[1].unsqueeze(1).expand(-1, self.n_latent - index, -1)
-            latent = torch.cat([latent[:, :index], second], dim=1)
-        return self.synthesize(latent, noise)
+            latent = torch.cat([latent[:, :index], ws[1].unsqueeze(1).repeat(1, self.n_latent - index, 1)], 1)
+        image = self.synthesize(latent, noise)
+        return (image, latent) if return_latents else image

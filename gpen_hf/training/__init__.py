@@ -11,12 +11,11 @@ from .losses import (
     path_length_penalty,
     r1_penalty,
 )
-from .prior import StyleGAN2Prior, gpen_from_prior, load_prior
+from .prior import gpen_from_prior, load_prior
 
 __all__ = [
     "DegradedPairStream",
     "FaceStream",
-    "StyleGAN2Prior",
     "content_loss",
     "d_logistic_loss",
     "diff_augment",

@@ -24,7 +24,8 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+from gpen_hf.image_io import IMAGE_EXTENSIONS
+
 #: faces are kept in memory (uint8, at the size they are loaded at) up to this many bytes, else read on demand
 MAX_CACHE_BYTES = 2 * 1024**3
 #: jittered faces are warped at this multiple of the training resolution, then area-downscaled

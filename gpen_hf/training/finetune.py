@@ -13,35 +13,22 @@ import torch
 from gpen_hf.hub import resolve
 from gpen_hf.models import GPENDiscriminator, GPENModel
 
-from .checkpointing import TrainState, make_ema, requires_grad
-from .data import DegradedPairStream, make_loader
-from .loop import (
-    TrainingProgress,
-    ema_weights,
-    log_grid,
-    make_accelerator,
-    make_adam,
-    make_scheduler,
-    push_to_hub,
-    resume,
-    save_pretrained_models,
-    save_pretrained_with_checkpoints,
-    simultaneous_update,
-    to_uint8_grid,
-)
+from .checkpointing import TrainState, requires_grad
+from .data import DegradedPairStream
 from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
 from .prior import gpen_from_prior
+from .progress import TrainingProgress, ema_weights, log_grid, save_final, to_uint8_grid
+from .setup import ARCHITECTURE_OPTIONS, make_accelerator, prepare_gan
 
 logger = logging.getLogger(__name__)
 
 #: AlexNet (LPIPS) pools its input away below this size
 LPIPS_MIN_RESOLUTION = 32
-ARCH_KEYS = ("resolution", "style_dim", "n_mlp", "channel_multiplier", "narrow", "noise_mode")
 
 
 def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator]:
     """GPENModel from --pretrained_model_name_or_path, or from --pretrained_prior, or new; and its D."""
-    arch = {k: getattr(args, k) for k in ARCH_KEYS}
+    arch = {k: getattr(args, k) for k in ("resolution", *ARCHITECTURE_OPTIONS)}
     disc = None
     if args.pretrained_model_name_or_path:
         src = args.pretrained_model_name_or_path
@@ -60,15 +47,14 @@ def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator
     else:
         logger.warning("no --pretrained_prior or --pretrained_model_name_or_path: training GPEN from scratch, "
                        "without the GAN prior the paper relies on")
-        defaults = {"style_dim": 512, "n_mlp": 8, "channel_multiplier": 2, "narrow": 1.0, "noise_mode": "concat"}
-        model = GPENModel(**{k: (defaults[k] if v is None and k in defaults else v) for k, v in arch.items()})
+        model = GPENModel(**{k: v for k, v in arch.items() if v is not None})
     if disc is None:
         disc = GPENDiscriminator(resolution=model.config.resolution, narrow=model.config.narrow,
                                  channel_multiplier=model.config.channel_multiplier)
     return model, disc
 
 
-def freeze_prior(model: GPENModel) -> None:
+def freeze_decoder(model: GPENModel) -> None:
     """Paper ablation "w/o fine-tuning the prior": mapping + synthesis frozen; the encoder, its latent head
     and the noise-injection scales (the entry points of the encoder features) still train."""
     requires_grad(model.generator, False)
@@ -118,13 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     accelerator = make_accelerator(args)
     model, disc = build_models(args)
     if args.freeze_decoder:
-        freeze_prior(model)
-    g_params = [p for p in model.parameters() if p.requires_grad]
-    d_params = list(disc.parameters())
-    g_opt = make_adam(g_params, args, reg_every=0)
-    d_opt = make_adam(d_params, args, reg_every=args.r1_every if args.r1_gamma > 0 else 0)
-    g_sched = make_scheduler(g_opt, args, accelerator.num_processes)
-    d_sched = make_scheduler(d_opt, args, accelerator.num_processes)
+        freeze_decoder(model)
     lpips_loss = None
     if args.perceptual_weight > 0:
         if args.resolution < LPIPS_MIN_RESOLUTION:
@@ -132,29 +112,17 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         from gpen_hf.metrics.lpips import LPIPS
 
         lpips_loss = LPIPS().to(accelerator.device)
-    model, disc, g_opt, d_opt, g_sched, d_sched = accelerator.prepare(model, disc, g_opt, d_opt, g_sched, d_sched)
-    ema = None
-    if args.use_ema:
-        ema = make_ema(accelerator.unwrap_model(model), args.ema_decay)
-        ema.to(accelerator.device)
-        accelerator.register_for_checkpointing(ema)
-    state = TrainState(step=0)
-    accelerator.register_for_checkpointing(state)
-    save_pretrained_with_checkpoints(accelerator, model, ema, discriminator=disc)
-    global_step = resume(accelerator, args)
-    if accelerator.is_main_process:
-        accelerator.init_trackers("gpen_finetune", config={k: v for k, v in vars(args).items()
-                                                           if isinstance(v, (int, float, str, bool))})
+    gan = prepare_gan(accelerator, args, model, disc, TrainState(step=0), g_reg_every=0, project="gpen_finetune")
+    model, disc = gan.generator, gan.discriminator
     data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset,
                               flip_prob=0.5 if args.random_flip else 0.0, jitter=args.random_jitter,
                               source_weights=args.source_weights, manifest_filter=dict(args.manifest_filter or ()))
-    batches = make_loader(data, args.train_batch_size, accelerator.process_index, accelerator.num_processes,
-                          start_batch=global_step * args.gradient_accumulation_steps,
-                          num_workers=args.dataloader_num_workers)
+    batches = gan.batches(data)
     validator = Validator(args) if accelerator.is_main_process and args.validation_steps > 0 else None
-    progress = TrainingProgress(accelerator, args, model, ema, global_step, postfix={"g": "loss", "d": "d_loss"})
+    progress = TrainingProgress(accelerator, args, model, gan.ema, gan.global_step,
+                                postfix={"g": "loss", "d": "d_loss"})
     logger.info("%d faces, total batch %d, steps %d → %d", len(data), progress.speed.images_per_step,
-                global_step, progress.last_step)
+                gan.global_step, progress.last_step)
     while progress.running:
         batch = next(batches)
         target, lq = batch["target"].to(accelerator.device), batch["lq"].to(accelerator.device)
@@ -171,27 +139,20 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 g_terms["lpips"] = lpips_loss(restored.float(), target.detach().float()).mean()
                 g_loss = g_loss + args.perceptual_weight * g_terms["lpips"]
             d_loss = d_logistic_loss(real.logits, fake.logits)
-            if do_r1:
+            if do_r1:  # `+ 0 * output`: the DDP workaround explained in pretrain.run
                 r1 = r1_penalty(real.logits, target)
                 d_loss = d_loss + args.r1_gamma / 2 * r1 * args.r1_every + 0 * real.logits[0, 0]
                 g_terms["r1"] = r1
-            simultaneous_update(accelerator, (g_loss, g_params, g_opt, g_sched), (d_loss, d_params, d_opt, d_sched))
+            gan.update(g_loss, d_loss)
         if not accelerator.sync_gradients:
             continue
-        step = progress.step({**g_terms, "d_loss": d_loss, "lr": g_sched.get_last_lr()[0]})
+        step = progress.step({**g_terms, "d_loss": d_loss, "lr": gan.g_sched.get_last_lr()[0]})
         if validator is not None and (step % args.validation_steps == 0 or step == args.max_train_steps):
             unwrapped = accelerator.unwrap_model(model)
-            with ema_weights(ema, unwrapped):
+            with ema_weights(gan.ema, unwrapped):
                 accelerator.log(validator(accelerator, unwrapped, args, step), step=step)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
-        save_final(accelerator, model, disc, ema, args)
+        save_final(accelerator, model, disc, gan.ema, args)
     accelerator.end_training()
     return progress.summary(disc)
-
-
-def save_final(accelerator, model, disc, ema, args: argparse.Namespace) -> None:
-    """``output_dir/generator`` (EMA weights if used) and ``output_dir/discriminator``, via save_pretrained."""
-    save_pretrained_models(accelerator, model, ema, disc, args.output_dir)
-    if args.push_to_hub:
-        push_to_hub(args)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from gpen_hf.models import GPENDiscriminator
-
-from .prior import StyleGAN2Prior
+from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
 
 
 def grow_prior(small: StyleGAN2Prior, resolution: int) -> StyleGAN2Prior:

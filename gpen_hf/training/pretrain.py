@@ -2,38 +2,26 @@
 
 StyleGAN2 recipe: non-saturating logistic loss, lazy R1, style mixing, optional lazy path-length
 regularisation, EMA generator, and optional DiffAugment for small data sets. The generator is
-:class:`~gpen_hf.models.StyleGAN2Generator` with GPEN's noise mode, so stage 2 loads it unchanged.
+:class:`~gpen_hf.models.StyleGAN2Prior` (a :class:`~gpen_hf.models.StyleGAN2Generator` with GPEN's noise mode),
+so stage 2 loads it unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import torch
 
-from gpen_hf.models import GPENDiscriminator
+from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
 
 from .augment import diff_augment, parse_policy
-from .checkpointing import TrainState, make_ema
-from .data import FaceStream, make_loader
+from .checkpointing import TrainState
+from .data import FaceStream
 from .grow import grow_discriminator, grow_prior
-from .loop import (
-    TrainingProgress,
-    ema_weights,
-    log_grid,
-    make_accelerator,
-    make_adam,
-    make_scheduler,
-    push_to_hub,
-    resume,
-    save_pretrained_with_checkpoints,
-    simultaneous_update,
-    to_uint8_grid,
-)
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
-from .prior import StyleGAN2Prior
+from .progress import TrainingProgress, ema_weights, log_grid, save_final, to_uint8_grid
+from .setup import make_accelerator, prepare_gan
 
 logger = logging.getLogger(__name__)
 
@@ -76,34 +64,18 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                              narrow=args.narrow, mbstd_group_size=args.mbstd_group_size)
     if args.init_from:
         prior, disc = initial_models(args.init_from, prior, disc)
-    g_params, d_params = list(prior.parameters()), list(disc.parameters())
     pl_every = args.path_length_every if args.path_length_weight > 0 else 0
-    g_opt = make_adam(g_params, args, reg_every=pl_every)
-    d_opt = make_adam(d_params, args, reg_every=args.r1_every if args.r1_gamma > 0 else 0)
-    g_sched = make_scheduler(g_opt, args, accelerator.num_processes)
-    d_sched = make_scheduler(d_opt, args, accelerator.num_processes)
-    prior, disc, g_opt, d_opt, g_sched, d_sched = accelerator.prepare(prior, disc, g_opt, d_opt, g_sched, d_sched)
-    ema = None
-    if args.use_ema:
-        ema = make_ema(accelerator.unwrap_model(prior), args.ema_decay)
-        ema.to(accelerator.device)
-        accelerator.register_for_checkpointing(ema)
-    state = TrainState(path_mean=0.0)
-    accelerator.register_for_checkpointing(state)
-    save_pretrained_with_checkpoints(accelerator, prior, ema, disc)  # checkpoint-N/generator: the EMA samples
-    global_step = resume(accelerator, args)
-    if accelerator.is_main_process:
-        accelerator.init_trackers("gpen_prior", config={k: v for k, v in vars(args).items()
-                                                        if isinstance(v, (int, float, str, bool))})
+    gan = prepare_gan(accelerator, args, prior, disc, TrainState(path_mean=0.0), g_reg_every=pl_every,
+                      project="gpen_prior")
+    prior, disc, state = gan.generator, gan.discriminator, gan.state
     data = FaceStream(args.train_data_dir, args.resolution, seed=args.seed, flip_prob=0.5 if args.random_flip else 0,
                       source_weights=args.source_weights, manifest_filter=dict(args.manifest_filter or ()))
-    batches = make_loader(data, args.train_batch_size, accelerator.process_index, accelerator.num_processes,
-                          start_batch=global_step * args.gradient_accumulation_steps,
-                          num_workers=args.dataloader_num_workers)
+    batches = gan.batches(data)
     g = accelerator.unwrap_model(prior).generator
     val_z = torch.randn(args.num_validation_images, args.style_dim,
                         generator=torch.Generator().manual_seed(args.seed)).to(accelerator.device)
-    progress = TrainingProgress(accelerator, args, prior, ema, global_step, postfix={"g": "g_loss", "d": "d_loss"})
+    progress = TrainingProgress(accelerator, args, prior, gan.ema, gan.global_step,
+                                postfix={"g": "g_loss", "d": "d_loss"})
     while progress.running:
         real = next(batches)["target"].to(accelerator.device)
         n = real.shape[0]
@@ -118,6 +90,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             g_loss = g_nonsaturating_loss(fake_logits)
             d_loss = d_logistic_loss(real_logits, fake_logits)
             terms = {"g_loss": g_loss, "d_loss": d_loss}
+            # `+ 0 * output` below (StyleGAN2-ADA's DDP workaround): a penalty that reaches the weights only through
+            # a double backward keeps the DDP forward's output in its graph, so DDP's reducer hooks still fire
             if do_r1:
                 terms["r1"] = r1_penalty(real_logits, real)
                 d_loss = d_loss + args.r1_gamma / 2 * terms["r1"] * args.r1_every + 0 * real_logits[0, 0]
@@ -130,27 +104,18 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 batch_mean = accelerator.reduce(lengths.detach().mean(), reduction="mean")
                 state["path_mean"] = update_path_mean(state["path_mean"], float(batch_mean))
                 terms["path_length"] = penalty
-            simultaneous_update(accelerator, (g_loss, g_params, g_opt, g_sched), (d_loss, d_params, d_opt, d_sched))
+            gan.update(g_loss, d_loss)
         if not accelerator.sync_gradients:
             continue
         step = progress.step({**terms, "path_mean": state["path_mean"]})
         if accelerator.is_main_process and args.validation_steps > 0 and (
             step % args.validation_steps == 0 or step == args.max_train_steps
         ):
-            with torch.no_grad(), accelerator.autocast(), ema_weights(ema, accelerator.unwrap_model(prior)):
+            with torch.no_grad(), accelerator.autocast(), ema_weights(gan.ema, accelerator.unwrap_model(prior)):
                 samples = accelerator.unwrap_model(prior)(val_z)
             log_grid(accelerator, args, to_uint8_grid([samples]), step, "samples")
     accelerator.wait_for_everyone()
     if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
-        out = Path(args.output_dir)
-        unwrapped, d = accelerator.unwrap_model(prior), accelerator.unwrap_model(disc)
-        unwrapped.save_pretrained(out / "generator")
-        if ema is not None:
-            with ema_weights(ema, unwrapped):
-                unwrapped.save_pretrained(out / "generator_ema")
-        d.save_pretrained(out / "discriminator")
-        if args.push_to_hub:
-            push_to_hub(args)
+        save_final(accelerator, prior, disc, gan.ema, args)
     accelerator.end_training()
     return progress.summary(disc)
-

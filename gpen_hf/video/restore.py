@@ -54,19 +54,20 @@ class VideoRestorer:
         input_strength / output_strength: the temporal blends of :class:`TemporalBlender` (0, 0 = off).
         smooth: One-Euro smoothing of the landmarks (False: the raw detections/flow).
         max_faces: restore at most this many faces per frame (the largest ones).
-        dtype / memory_budget_mb: as in ``GPENPipeline.restore_faces``.
+        autocast_dtype / memory_budget_mb: as in ``GPENPipeline.restore_faces``.
     """
 
     def __init__(self, pipe: GPENPipeline, rate: float = 25.0, *, alpha: float = 1.0, batch_size: int = 8,
                  detect_every: int = 5, fade: int = 6, input_strength: float = 0.85, output_strength: float = 0.7,
-                 smooth: bool = True, max_faces: int | None = None, dtype: str | torch.dtype | None = None,
+                 smooth: bool = True, max_faces: int | None = None,
+                 autocast_dtype: str | torch.dtype | None = None,
                  memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> None:
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         if batch_size < 1 or fade < 0:
             raise ValueError(f"batch_size must be >= 1 and fade >= 0, got {batch_size} and {fade}")
         self.pipe, self.alpha, self.batch_size, self.fade = pipe, alpha, batch_size, fade
-        self.max_faces, self.dtype, self.memory_budget_mb = max_faces, dtype, memory_budget_mb
+        self.max_faces, self.autocast_dtype, self.memory_budget_mb = max_faces, autocast_dtype, memory_budget_mb
         self.tracker = FaceTracker(rate, detect_every, **({} if smooth else {"min_cutoff": 1e6, "beta": 0.0}))
         self.blender = TemporalBlender(input_strength, output_strength)
         self.window = fade + 1 + batch_size
@@ -138,7 +139,7 @@ class VideoRestorer:
                 steadied, blend = self.blender.steady_input(track_id, crop, matrix, motion, landmarks)
                 jobs.append((k, track_id, crop, matrix, blend))
                 steady.append(steadied)
-        restored = (self.pipe.restore_faces(steady, self.batch_size, self.dtype, self.memory_budget_mb)
+        restored = (self.pipe.restore_faces(steady, self.batch_size, self.autocast_dtype, self.memory_budget_mb)
                     if steady else [])
         per_frame: list[tuple[list[np.ndarray], list[np.ndarray]]] = [([], []) for _ in group]
         for (k, track_id, crop, matrix, blend), face in zip(jobs, restored):

@@ -9,7 +9,7 @@ ARCH="--resolution 128 --narrow 0.25 --channel_multiplier 1 --style_dim 256 --n_
 
 # Stage 1: the StyleGAN2 prior, 400 steps of batch 8 (~25 min here, on a machine shared with other jobs).
 # It was run with --max_train_steps 100000, stopped at checkpoint-400 by hand, and finished by resuming with
-# --max_train_steps 400, which writes generator/, generator_ema/ and discriminator/ (constant lr: identical
+# --max_train_steps 400, which writes generator/ (EMA weights) and discriminator/ (constant lr: identical
 # to a run started with --max_train_steps 400).
 accelerate launch training/pretrain_prior.py --train_data_dir "$DATA" --output_dir "$RUNS/prior128" $ARCH \
   --train_batch_size 8 --max_train_steps 400 --diffaugment color,translation,cutout --random_flip \
@@ -197,4 +197,4 @@ gpen-hf evaluate $(for R in g-a200-j04 g-a200-j08 g-a120-j08; do for S in 300 60
 # training faces (seed 1) it gives 21.71 dB / LPIPS 0.282 / ID 0.911.
 
 # Package: evaluate on the eval faces, write fp16 weights + model card to gpen_hf/assets/gpen-default.
-python training/configs/ship_default_model.py --run "$P7A/checkpoint-800" --eval_data "${EVAL:-/work/data/eval512}"
+python scripts/ship_default_model.py --run "$P7A/checkpoint-800" --eval_data "${EVAL:-/work/data/eval512}"

@@ -1,31 +1,56 @@
-"""Pieces both training stages share: accelerator set-up, GAN optimisers, resume, logging, validation images.
+"""Everything a training stage does before its loop: options, the accelerator, and the GAN set-up both stages share
+(optimisers, schedulers, ``prepare``, EMA, state, checkpoint hook, resume, trackers, data loader).
 
 Both stages do one ``accelerator.accumulate(G, D)`` per micro-batch with *simultaneous* G and D updates:
 one G forward and one D forward per image set, then ``backward(g_loss, inputs=G params)`` and
 ``backward(d_loss, inputs=D params)`` on the same graph. That saves the second G forward and the extra D
 passes of alternating updates (about a third of the step on CPU), and under DDP each model gets exactly one
 reduction per step, also with frozen parameters (they are simply not in ``inputs`` nor in DDP's buckets).
+
+What accelerate checkpoints hold, and in which order, is fixed by :func:`prepare_gan` (``model``/``model_1`` =
+G/D, ``optimizer``/``optimizer_1``, ``scheduler``/``scheduler_1``, then the EMA if any and the
+:class:`~.checkpointing.TrainState`): a checkpoint of either stage resumes only with that order.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
-import math
 import os
-import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed
-from tqdm.auto import tqdm
 
-from .checkpointing import parameter_digest, resolve_resume, save_checkpoint
+from gpen_hf.models import StyleGAN2Prior
+from gpen_hf.models.stylegan2 import NOISE_MODES
+
+from .checkpointing import TrainState, make_ema, resolve_resume
+from .data import make_loader
 from .losses import lazy_adam_hparams
+from .progress import save_pretrained_with_checkpoints
 
 logger = logging.getLogger(__name__)
+
+#: the architecture options of both stages' command lines (``resolution`` is a common option)
+ARCHITECTURE_OPTIONS = ("style_dim", "n_mlp", "channel_multiplier", "narrow", "noise_mode")
+_ARCHITECTURE_HELP = {
+    "style_dim": "size of z and w", "n_mlp": "mapping-network depth",
+    "channel_multiplier": "StyleGAN2 width factor for >= 64 px", "narrow": "global width factor (GPEN-BFR-256: 0.5)",
+    "noise_mode": "how encoder features enter the decoder (paper: concat; add/none are its ablations)",
+}
+
+
+def architecture_defaults() -> dict[str, Any]:
+    """The architecture's config keys and defaults: those of the prior's (= GPEN's decoder's) ``__init__``, so
+    the model's config is the one place they are written."""
+    params = inspect.signature(StyleGAN2Prior.__init__).parameters
+    return {name: p.default for name, p in params.items() if name != "self"}
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -121,18 +146,18 @@ def make_accelerator(args: argparse.Namespace) -> Accelerator:
     return accelerator
 
 
-def simultaneous_update(accelerator: Accelerator, generator: tuple, discriminator: tuple) -> None:
-    """Back-propagate each ``(loss, params, optimizer, scheduler)`` into its own parameters, then step both.
-
-    One graph serves both losses (``retain_graph`` for the first): see the module docstring.
-    """
-    (g_loss, g_params, *_), (d_loss, d_params, *_) = generator, discriminator
-    accelerator.backward(g_loss, inputs=g_params, retain_graph=True)
-    accelerator.backward(d_loss, inputs=d_params)
-    for _, _, optimizer, scheduler in (generator, discriminator):
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+def add_architecture_args(parser: argparse.ArgumentParser, new_models_only: bool = False) -> None:
+    """``--style_dim`` ... ``--noise_mode`` with the model's defaults; ``new_models_only``: default None (a loaded
+    prior or model decides; a new model gets the defaults)."""
+    defaults = architecture_defaults()
+    for name in ARCHITECTURE_OPTIONS:
+        default = defaults[name]
+        kind = {"choices": list(NOISE_MODES)} if name == "noise_mode" else {"type": type(default)}
+        text = f"{_ARCHITECTURE_HELP[name]} (default {default})."
+        if new_models_only:
+            text = ("must match a loaded prior/model; " if name == "noise_mode" else "new models only: ") + text
+        text = text[0].upper() + text[1:]
+        parser.add_argument(f"--{name}", default=None if new_models_only else default, help=text, **kind)
 
 
 def make_adam(params, args: argparse.Namespace, reg_every: int) -> torch.optim.Adam:
@@ -158,136 +183,77 @@ def resume(accelerator: Accelerator, args: argparse.Namespace) -> int:
     return step
 
 
-def to_uint8_grid(rows: list[torch.Tensor]) -> np.ndarray:
-    """Rows of (N, 3, H, W) images in [-1, 1] → one H×W×3 uint8 grid (rows stacked, samples side by side)."""
-    lines = [torch.cat(list(r.detach().float().cpu().clamp(-1, 1)), dim=2) for r in rows]
-    grid = torch.cat(lines, dim=1)
-    return ((grid + 1) * 127.5).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+def simultaneous_update(accelerator: Accelerator, generator: tuple, discriminator: tuple) -> None:
+    """Back-propagate each ``(loss, params, optimizer, scheduler)`` into its own parameters, then step both.
+
+    One graph serves both losses (``retain_graph`` for the first): see the module docstring.
+    """
+    (g_loss, g_params, *_), (d_loss, d_params, *_) = generator, discriminator
+    accelerator.backward(g_loss, inputs=g_params, retain_graph=True)
+    accelerator.backward(d_loss, inputs=d_params)
+    for _, _, optimizer, scheduler in (generator, discriminator):
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
 
 
-def log_grid(accelerator: Accelerator, args: argparse.Namespace, grid: np.ndarray, step: int, name: str) -> None:
-    """Save the grid as ``output_dir/validation/{name}-{step}.png`` and send it to tensorboard if used."""
-    from PIL import Image
 
-    out = Path(args.output_dir) / "validation"
-    out.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(out / f"{name}-{step:07d}.png")
-    for tracker in accelerator.trackers:
-        if tracker.name == "tensorboard":
-            tracker.log_images({name: grid[None]}, step=step, dataformats="NHWC")
+@dataclass
+class GANRun:
+    """What :func:`prepare_gan` returns: the prepared models, their parameters, optimisers and schedulers, the
+    EMA of G (or None), the resumable state and the step the run starts at."""
 
+    accelerator: Accelerator
+    args: argparse.Namespace
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
+    g_params: list[torch.nn.Parameter]
+    d_params: list[torch.nn.Parameter]
+    g_opt: torch.optim.Optimizer
+    d_opt: torch.optim.Optimizer
+    g_sched: Any
+    d_sched: Any
+    ema: Any
+    state: TrainState
+    global_step: int
 
-class Throughput:
-    """Images/s of the optimiser steps after the first ``warmup`` ones (start-up and allocations excluded)."""
+    def batches(self, data) -> Iterator[dict[str, torch.Tensor]]:
+        """This rank's batches of ``data``, continuing where the resumed run stopped."""
+        args = self.args
+        return make_loader(data, args.train_batch_size, self.accelerator.process_index,
+                           self.accelerator.num_processes, start_batch=self.global_step * args.gradient_accumulation_steps,
+                           num_workers=args.dataloader_num_workers)
 
-    def __init__(self, images_per_step: int, warmup: int = 2):
-        self.images_per_step, self.warmup = images_per_step, warmup
-        self.steps, self.start = 0, None
-
-    def tick(self) -> None:
-        self.steps += 1
-        if self.steps == self.warmup:
-            self.start = time.perf_counter()
-
-    @property
-    def images_per_second(self) -> float:
-        timed = self.steps - self.warmup
-        if self.start is None or timed <= 0:
-            return math.nan
-        return timed * self.images_per_step / (time.perf_counter() - self.start)
-
-
-class ema_weights:
-    """Context manager: ``model`` holds the EMA weights inside, its own ones again after (no-op without EMA)."""
-
-    def __init__(self, ema, model: torch.nn.Module):
-        self.ema, self.model = ema, model
-
-    def __enter__(self) -> None:
-        if self.ema is not None:
-            self.ema.store(self.model.parameters())
-            self.ema.copy_to(self.model.parameters())
-
-    def __exit__(self, *exc) -> None:
-        if self.ema is not None:
-            self.ema.restore(self.model.parameters())
+    def update(self, g_loss: torch.Tensor, d_loss: torch.Tensor) -> None:
+        """One simultaneous G and D update (see :func:`simultaneous_update`)."""
+        simultaneous_update(self.accelerator, (g_loss, self.g_params, self.g_opt, self.g_sched),
+                            (d_loss, self.d_params, self.d_opt, self.d_sched))
 
 
-def save_pretrained_models(accelerator: Accelerator, model: torch.nn.Module, ema,
-                           discriminator: torch.nn.Module | None, folder: str | Path) -> None:
-    """``folder/generator`` (the generator as the run would ship it: EMA weights if used) and
-    ``folder/discriminator`` in ``save_pretrained`` form: what a run's output and each checkpoint hold."""
-    generator = accelerator.unwrap_model(model)
-    with ema_weights(ema, generator):
-        generator.save_pretrained(Path(folder) / "generator")
-    if discriminator is not None:
-        accelerator.unwrap_model(discriminator).save_pretrained(Path(folder) / "discriminator")
-
-
-def save_pretrained_with_checkpoints(accelerator: Accelerator, model: torch.nn.Module, ema,
-                                     discriminator: torch.nn.Module | None = None) -> None:
-    """Every checkpoint also gets :func:`save_pretrained_models`' folders. So any checkpoint can be evaluated
-    or restored with (``gpen-hf evaluate --model RUN/checkpoint-N/generator``) and is a start folder for a new
-    run (``--pretrained_model_name_or_path RUN/checkpoint-N``); accelerate's own files still drive resuming."""
-
-    def hook(models, weights, output_dir: str) -> None:
-        if accelerator.is_main_process:
-            save_pretrained_models(accelerator, model, ema, discriminator, output_dir)
-
-    accelerator.register_save_state_pre_hook(hook)
-
-
-class TrainingProgress:
-    """What both stages do after each optimiser step: EMA update, step count, progress bar, loss logging
-    every ``--logging_steps`` and a checkpoint every ``--checkpointing_steps`` (and when ``--stop_after_steps``
-    ends the run early); then the run's summary. ``postfix`` maps progress-bar labels to logged term names."""
-
-    def __init__(self, accelerator: Accelerator, args: argparse.Namespace, model: torch.nn.Module, ema,
-                 global_step: int, postfix: dict[str, str]):
-        self.accelerator, self.args, self.model, self.ema = accelerator, args, model, ema
-        self.global_step, self.postfix = global_step, postfix
-        self.last_step = args.max_train_steps
-        if args.stop_after_steps is not None:
-            self.last_step = min(self.last_step, global_step + args.stop_after_steps)
-        self.speed = Throughput(args.train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps)
-        self.bar = tqdm(total=self.last_step, initial=global_step, disable=not accelerator.is_main_process, desc="steps")
-        self.logs: dict[str, float] = {}
-
-    @property
-    def running(self) -> bool:
-        return self.global_step < self.last_step
-
-    def step(self, terms: dict[str, torch.Tensor | float]) -> int:
-        """Book one finished optimiser step; ``terms`` (loss terms etc.) are logged when it is time."""
-        if self.ema is not None:
-            self.ema.step(self.accelerator.unwrap_model(self.model).parameters())
-        self.global_step += 1
-        self.speed.tick()
-        self.bar.update(1)
-        step, args = self.global_step, self.args
-        if step % args.logging_steps == 0 or step == self.last_step:
-            self.logs = {f"train/{k}": float(v.detach() if isinstance(v, torch.Tensor) else v) for k, v in terms.items()}
-            self.accelerator.log(self.logs, step=step)
-            self.bar.set_postfix({short: f"{self.logs[f'train/{key}']:.3f}" for short, key in self.postfix.items()})
-        if step % args.checkpointing_steps == 0 or (step == self.last_step < args.max_train_steps):
-            save_checkpoint(self.accelerator, args.output_dir, step, args.checkpoints_total_limit)
-        return step
-
-    def summary(self, discriminator: torch.nn.Module) -> dict[str, float]:
-        """Final step, rank, weight digests (for resume/DDP checks), images/s and the last logged terms."""
-        self.bar.close()
-        unwrap = self.accelerator.unwrap_model
-        return {"step": self.global_step, "rank": self.accelerator.process_index,
-                "generator_digest": parameter_digest(unwrap(self.model)),
-                "discriminator_digest": parameter_digest(unwrap(discriminator)),
-                "images_per_second": self.speed.images_per_second,
-                **{k: v for k, v in self.logs.items() if not math.isnan(v)}}
-
-
-def push_to_hub(args: argparse.Namespace) -> None:
-    """Upload ``output_dir`` (without checkpoints and logs) to ``--hub_model_id``."""
-    from huggingface_hub import create_repo, upload_folder
-
-    repo_id = create_repo(args.hub_model_id or Path(args.output_dir).name, exist_ok=True, token=args.hub_token).repo_id
-    upload_folder(repo_id=repo_id, folder_path=args.output_dir, token=args.hub_token,
-                  ignore_patterns=["checkpoint-*", "logs/*", "validation/*"])
+def prepare_gan(accelerator: Accelerator, args: argparse.Namespace, generator: torch.nn.Module,
+                discriminator: torch.nn.Module, state: TrainState, g_reg_every: int, project: str) -> GANRun:
+    """The set-up both stages share, in the order their checkpoints depend on: Adam for G (its trainable
+    parameters; lazy-regularised every ``g_reg_every`` steps) and D (lazy R1), the schedulers, ``prepare``, the
+    EMA of G (``--use_ema``) and ``state`` registered for checkpointing, every checkpoint also saved in
+    ``save_pretrained`` form, ``--resume_from_checkpoint``, and the trackers (``project``)."""
+    g_params = [p for p in generator.parameters() if p.requires_grad]
+    d_params = list(discriminator.parameters())
+    g_opt = make_adam(g_params, args, reg_every=g_reg_every)
+    d_opt = make_adam(d_params, args, reg_every=args.r1_every if args.r1_gamma > 0 else 0)
+    g_sched = make_scheduler(g_opt, args, accelerator.num_processes)
+    d_sched = make_scheduler(d_opt, args, accelerator.num_processes)
+    generator, discriminator, g_opt, d_opt, g_sched, d_sched = accelerator.prepare(
+        generator, discriminator, g_opt, d_opt, g_sched, d_sched)
+    ema = None
+    if args.use_ema:
+        ema = make_ema(accelerator.unwrap_model(generator), args.ema_decay)
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+    accelerator.register_for_checkpointing(state)
+    save_pretrained_with_checkpoints(accelerator, generator, ema, discriminator)
+    global_step = resume(accelerator, args)
+    if accelerator.is_main_process:
+        accelerator.init_trackers(project, config={k: v for k, v in vars(args).items()
+                                                   if isinstance(v, (int, float, str, bool))})
+    return GANRun(accelerator, args, generator, discriminator, g_params, d_params, g_opt, d_opt, g_sched, d_sched,
+                  ema, state, global_step)

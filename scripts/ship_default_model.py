@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Package a stage-2 run as the shipped default model: fp16 safetensors + model card with its evaluation.
 
-    python training/configs/ship_default_model.py --run /work/runs/gpen128 --eval_data /work/data/eval512
+    python scripts/ship_default_model.py --run /work/runs/gpen128 --eval_data /work/data/eval512
 
 Evaluates the run's generator (EMA weights) on the eval faces with ``gpen_hf.evaluation`` (paper preset,
 seed 0) in fp32 and with fp16-rounded weights, writes the fp16 weights to ``gpen_hf/assets/gpen-default``
@@ -22,7 +22,7 @@ import torch
 from gpen_hf import GPENModel, GPENPipeline
 from gpen_hf.evaluation import evaluate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,7 +30,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--run", required=True, help="stage-2 output_dir (with generator/)")
     parser.add_argument("--eval_data", required=True, help="folder of aligned eval faces")
     parser.add_argument("--out", default=str(ROOT / "gpen_hf" / "assets" / "gpen-default"))
-    parser.add_argument("--card_facts", default=str(Path(__file__).with_name("gpen-default-card.json")),
+    parser.add_argument("--card_facts", default=str(ROOT / "training" / "configs" / "gpen-default-card.json"),
                         help="JSON with the training facts the card states (data, steps, time, hardware)")
     parser.add_argument("--max_fp16_change", type=float, default=0.002, help="largest allowed metric change")
     return parser.parse_args()
@@ -100,7 +100,7 @@ the rounding moved no evaluation metric by more than {fp16_change:.4f})
 - stage 2 (GPEN): {facts["stage2"]}
 {phases}
 - hardware and time: {facts["hardware"]}
-- command lines: `training/configs/gpen-default-128.sh`; this card: `training/configs/ship_default_model.py`
+- command lines: `training/configs/gpen-default-128.sh`; this card: `scripts/ship_default_model.py`
 
 ## Evaluation
 

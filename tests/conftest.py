@@ -1,0 +1,50 @@
+"""What the tests share: the tiny model configuration and the folded-vs-grouped comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from gpen_hf import set_implementation
+
+#: a GPEN small enough for fast CPU tests: 32 px, 16-d styles, 1/16 of the official widths
+TINY_GPEN = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> dict:
+    """``GPENModel(**tiny_config)``: the tiny GPEN of the model tests (read it, do not change it)."""
+    return dict(TINY_GPEN)
+
+
+def _folded_and_grouped(module: torch.nn.Module, *inputs: torch.Tensor):
+    """Forward + backward folded and grouped; returns ((out, grads) folded, (out, grads) grouped)."""
+    results = []
+    for impl in ("folded", "grouped"):
+        set_implementation(module, impl)
+        module.zero_grad()
+        leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
+        out = module(*leaves)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads = [t.grad for t in leaves] + [p.grad.clone() for p in module.parameters() if p.grad is not None]
+        results.append((out.detach(), grads))
+    return results
+
+
+def _folded_vs_grouped(module: torch.nn.Module, *inputs: torch.Tensor, atol: float = 1e-5,
+                       rtol: float = 1e-4) -> torch.Tensor:
+    (out, grads), (ref, ref_grads) = _folded_and_grouped(module, *inputs)
+    torch.testing.assert_close(out, ref, atol=atol, rtol=0)
+    assert len(grads) == len(ref_grads) and len(ref_grads) > 1
+    for g, g_ref in zip(grads, ref_grads):
+        torch.testing.assert_close(g, g_ref, atol=atol, rtol=rtol)
+    return out
+
+
+@pytest.fixture
+def folded_vs_grouped() -> Callable[..., torch.Tensor]:
+    """``folded_vs_grouped(module, *inputs, atol=1e-5, rtol=1e-4)``: asserts that both implementations give the
+    same output and gradients (inputs' and parameters'); returns the folded output."""
+    return _folded_vs_grouped
