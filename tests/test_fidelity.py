@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from _models import Identity
 
 from gpen_hf.degradation import DegradationParams, degrade
 from gpen_hf.faces.quality import blocking, estimate_quality, noise_sigma
@@ -54,15 +55,6 @@ def test_clean_faces_score_low_and_measures_read_what_was_added() -> None:
     assert noise_sigma(noisy) > noise_sigma(hq) + 3
     blocked = degrade(hq, DegradationParams(jpeg_quality=15))
     assert blocking(blocked) > 1.3 > blocking(hq)
-
-
-class Identity(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.anchor = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
 
 class SomeoneElse(Identity):

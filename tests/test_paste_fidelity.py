@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from _models import Identity
 
 from gpen_hf.faces import FFHQ_TEMPLATE_512, FaceAligner, face_region_mask, feather_mask, paste_faces
 from gpen_hf.faces.blend import match_colour
@@ -19,15 +20,6 @@ PHOTOS = Path(__file__).parent / "fixtures" / "photos"
 
 def read_rgb(name: str) -> np.ndarray:
     return np.ascontiguousarray(cv2.imread(str(PHOTOS / name))[:, :, ::-1])
-
-
-class Identity(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.anchor = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
 
 class Tinted(Identity):

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from _models import Identity
 from PIL import Image
 
 from gpen_hf.image_io import ImageLoadError
@@ -16,17 +17,6 @@ from gpen_hf.pipeline import GPENPipeline, GPENPipelineOutput
 
 PHOTOS = Path(__file__).parent / "fixtures" / "photos"
 GROUP = PHOTOS / "faceapi__sample5_1024.jpg"
-
-
-class Identity(torch.nn.Module):
-    """A 'model' that returns its input, so any change to the photo comes from the geometry."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.anchor = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
 
 class Constant(torch.nn.Module):
