@@ -23,6 +23,7 @@ from gpen_hf.metrics.kid import AlexNetFeatures, kid_alexnet
 from gpen_hf.models import StyleGAN2Prior
 from gpen_hf.training.checkpointing import list_checkpoints
 from gpen_hf.training.data import FaceStream
+from gpen_hf.training.progress import to_uint8_grid
 
 FIELDS = ("step", "kid", "kid_std", "samples")
 
@@ -48,11 +49,6 @@ def generated_batches(prior: StyleGAN2Prior, z: torch.Tensor, batch: int = 50):
         for start in range(0, len(z), batch):
             torch.manual_seed(start)  # the noise inputs too: a checkpoint always gets the same samples
             yield to_uint8(prior(z[start:start + batch]))
-
-
-def save_grid(images: torch.Tensor, cols: int, path: Path) -> None:
-    rows = [torch.cat(list(images[r * cols:(r + 1) * cols]), dim=2) for r in range(len(images) // cols)]
-    Image.fromarray(torch.cat(rows, dim=1).permute(1, 2, 0).numpy()).save(path)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -81,7 +77,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for step, path in todo:
         prior = StyleGAN2Prior.from_pretrained(path, subfolder="generator").eval()
         fake = torch.cat(list(generated_batches(prior, z)))
-        save_grid(fake[:cols * grid_rows], cols, out / f"grid-{step:07d}.png")
+        grid = [fake[r * cols:(r + 1) * cols].float() / 127.5 - 1 for r in range(grid_rows)]  # exact round trip
+        Image.fromarray(to_uint8_grid(grid)).save(out / f"grid-{step:07d}.png")
         kid, kid_std = kid_alexnet(real.split(100), fake.split(100), features=features,
                                    subset_size=min(100, count))
         row = {"step": step, "kid": f"{kid:.5f}", "kid_std": f"{kid_std:.5f}", "samples": count}
