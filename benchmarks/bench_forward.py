@@ -4,9 +4,10 @@
 other candidate runs with :func:`gpen_hf.runtime.tune_cpu_allocator`. Candidates run interleaved in one process (round-robin, ``--repeats`` rounds) so that machine load hits them
 alike; the table reports the best and median time of each and ratios against the fp32 reference, plus the
 max-abs difference of every candidate's output against the reference output. Random weights with the official
-shapes (GPEN-BFR-512: channel_multiplier 2, narrow 1; GPEN-BFR-256: 1, 0.5).
+shapes (GPEN-BFR-512: channel_multiplier 2, narrow 1; GPEN-BFR-256: 1, 0.5); ``default`` in ``--resolutions``
+is the shipped trained model (gpen_hf/assets/gpen-default, 128 px).
 
-    python benchmarks/bench_forward.py --resolutions 512 256 --threads 2 --repeats 3 --bf16
+    python benchmarks/bench_forward.py --resolutions 512 256 default --threads 2 --repeats 3 --bf16
     python benchmarks/bench_forward.py --device cuda --resolutions 512 1024 --batch 1 8 --bf16 --fp16
 """
 
@@ -16,6 +17,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -23,13 +25,17 @@ from gpen_hf import GPENModel, set_implementation
 from gpen_hf.runtime import tune_cpu_allocator
 
 OFFICIAL_SHAPES = {256: (1, 0.5), 512: (2, 1.0), 1024: (2, 1.0)}
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "gpen_hf" / "assets" / "gpen-default"
 
 
-def build_model(resolution: int, seed: int = 0) -> GPENModel:
-    """A GPEN model with the official widths for ``resolution`` and random (seeded) weights."""
-    cm, narrow = OFFICIAL_SHAPES.get(resolution, (1, 0.5))
+def build_model(resolution: int | str, seed: int = 0) -> GPENModel:
+    """A GPEN model with the official widths for ``resolution`` and random (seeded) weights; ``"default"``: the
+    shipped trained model."""
+    if resolution == "default":
+        return GPENModel.from_pretrained(str(DEFAULT_MODEL)).eval()
+    cm, narrow = OFFICIAL_SHAPES.get(int(resolution), (1, 0.5))
     torch.manual_seed(seed)
-    return GPENModel(resolution=resolution, channel_multiplier=cm, narrow=narrow).eval()
+    return GPENModel(resolution=int(resolution), channel_multiplier=cm, narrow=narrow).eval()
 
 
 def make_candidates(
@@ -67,10 +73,11 @@ def make_candidates(
     return candidates
 
 
-def bench(resolution: int, batch: int, repeats: int, bf16: bool, compile_: bool, authors: bool,
+def bench(resolution: int | str, batch: int, repeats: int, bf16: bool, compile_: bool, authors: bool,
           device: torch.device | None = None, fp16: bool = False, compile_mode: str | None = None) -> None:
     device = device or torch.device("cpu")
     model = build_model(resolution).to(device)
+    resolution = model.config.resolution
     params = sum(p.numel() for p in model.parameters())
     x = torch.rand(batch, 3, resolution, resolution, generator=torch.Generator().manual_seed(1)) * 2 - 1
     x = x.to(device)
@@ -127,9 +134,10 @@ def conv_gflops_per_second(device: torch.device, repeats: int = 5) -> float:
     return flops / best / 1e9
 
 
-def roofline(resolution: int, device: torch.device) -> None:
+def roofline(resolution: int | str, device: torch.device) -> None:
     """How close any implementation could get: the forward's FLOPs at the dense-conv rate of this machine."""
     model = build_model(resolution).to(device)
+    resolution = model.config.resolution
     x = torch.zeros(1, 3, resolution, resolution, device=device)
     flops = forward_flops(model, x)
     rate = conv_gflops_per_second(device)
@@ -145,7 +153,8 @@ def synchronize(device: torch.device) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[512, 256])
+    parser.add_argument("--resolutions", nargs="+", default=["512", "256"],
+                        help='model sizes (random official-shape weights) or "default" (the shipped model)')
     parser.add_argument("--batch", type=int, nargs="+", default=[1])
     parser.add_argument("--device", default="cpu", help='"cpu" or "cuda" (GPU timings synchronise)')
     parser.add_argument("--fp16", action="store_true", help="also time fp16 autocast (GPU)")

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_inference.py photo     # one-face photo, detection → paste-back, fast vs reference
     python benchmarks/bench_inference.py photo --resolution 256 --onnx   # ... and ONNX Runtime
+    python benchmarks/bench_inference.py photo --onnx --int8-calibration-dir FACES  # ... and ONNX Runtime int8
     python benchmarks/bench_inference.py rss       # 4000x3000 photo with 10 faces: peak RSS per batch size
     python benchmarks/bench_inference.py table     # resolution x dtype x backend: forward time and peak RSS
     python benchmarks/bench_inference.py lpips     # bf16 vs fp32 outputs on real aligned faces (LPIPS, max-abs)
@@ -77,31 +78,40 @@ def big_photo() -> np.ndarray:
 
 
 def cmd_photo(args: argparse.Namespace) -> None:
-    """Whole photo, one face: fast vs reference path (and bf16, ONNX Runtime), interleaved."""
+    """Whole photo, one face: reference vs fast path (and winograd, bf16, ONNX Runtime fp32/int8), interleaved."""
     from gpen_hf.export import export_onnx
     from gpen_hf.pipeline import GPENPipeline
 
     model, weights = load_model(args.resolution)
     pipe = GPENPipeline(model)
-    photo = cv2.cvtColor(cv2.imread(str(PHOTOS / args.photo)), cv2.COLOR_BGR2RGB)
-    modes = {"reference fp32": (pipe, True, None), "fast fp32": (pipe, False, None)}
+    path = Path(args.photo) if Path(args.photo).is_file() else PHOTOS / args.photo
+    photo = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    modes = {"reference fp32": (pipe, "grouped", None), "fast fp32": (pipe, "folded", None),
+             "winograd fp32": (pipe, "winograd", None)}
     if args.bf16:
-        modes["fast bf16"] = (pipe, False, torch.bfloat16)
+        modes["fast bf16"] = (pipe, "folded", torch.bfloat16)
     with tempfile.TemporaryDirectory() as tmp:
         if args.onnx:
             onnx_pipe = GPENPipeline.from_onnx(export_onnx(model, Path(tmp) / "gpen.onnx"), threads=args.threads,
                                                detector=pipe.detector)
-            modes["onnxruntime fp32"] = (onnx_pipe, False, None)
+            modes["onnxruntime fp32"] = (onnx_pipe, "folded", None)
+        if args.int8_calibration_dir:
+            from gpen_hf.quantization import export_onnx_int8
+
+            int8 = export_onnx_int8(model, Path(tmp) / "int8.onnx", args.int8_calibration_dir, args.calibration_faces)
+            modes["onnxruntime int8"] = (GPENPipeline.from_onnx(int8, threads=args.threads, detector=pipe.detector),
+                                         "folded", None)
         times: dict[str, list[float]] = {m: [] for m in modes}
         for rep in range(args.repeats + 1):  # first round is warm-up
-            for name, (runner, reference, dtype) in modes.items():
-                set_implementation(model, "grouped" if reference else "folded")
+            for name, (runner, impl, dtype) in modes.items():
+                set_implementation(model, impl)
                 start = time.perf_counter()
                 with inference_context("cpu", dtype):
                     out = runner(photo, output_type="np")
                 if rep:
                     times[name].append(time.perf_counter() - start)
-    print(f"photo {args.photo} {photo.shape[1]}x{photo.shape[0]}, {out.num_faces} face(s), GPEN-{args.resolution} "
+    set_implementation(model, "folded")
+    print(f"photo {path.name} {photo.shape[1]}x{photo.shape[0]}, {out.num_faces} face(s), GPEN-{args.resolution} "
           f"({weights}), threads {torch.get_num_threads()}; end to end (detect, align, restore, paste-back)")
     ref = min(times["reference fp32"])
     for name, ts in times.items():
@@ -249,11 +259,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("photo")
-    p.add_argument("--photo", default="3ddfa-v2__JianzhuGuo.jpg")
+    p.add_argument("--photo", default="3ddfa-v2__JianzhuGuo.jpg", help="a file, or a name in ../shared's photos")
     p.add_argument("--resolution", type=int, default=512, choices=[128, 256, 512])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--onnx", action="store_true", help="also time the exported graph run by onnxruntime")
+    p.add_argument("--int8-calibration-dir", default=None,
+                   help="also time the int8 graph (export-onnx --int8) calibrated on these aligned faces")
+    p.add_argument("--calibration-faces", type=int, default=16)
     p = sub.add_parser("rss")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 10])
     p = sub.add_parser("table")
