@@ -12,7 +12,6 @@ of the steps after the first two. Runs are sequential on the same machine, so th
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from gpen_hf.training.progress import read_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,8 +55,7 @@ def run(faces: Path, out: Path, resolution: int, precision: str, args: argparse.
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-3000:])
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("SUMMARY "))
-    return json.loads(line[len("SUMMARY "):])
+    return read_summary(out)
 
 
 def main() -> None:

@@ -99,8 +99,8 @@ class Validator:
         return metrics
 
 
-def run(args: argparse.Namespace) -> dict[str, float]:
-    """Train; returns a summary (final step, images/s, last losses)."""
+def run(args: argparse.Namespace) -> dict:
+    """Train; returns the summary it writes to ``output_dir/summary.json``."""
     accelerator = make_accelerator(args)
     model, disc = build_models(args)
     if args.freeze_decoder:
@@ -154,5 +154,6 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
         save_final(accelerator, model, disc, gan.ema, args)
+    summary = progress.finish(disc)
     accelerator.end_training()
-    return progress.summary(disc)
+    return summary

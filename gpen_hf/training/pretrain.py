@@ -54,8 +54,8 @@ def initial_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
     return grown, grow_discriminator(d_small, prior.config.resolution)
 
 
-def run(args: argparse.Namespace) -> dict[str, float]:
-    """Train the prior; returns a summary (final step, images/s, last losses)."""
+def run(args: argparse.Namespace) -> dict:
+    """Train the prior; returns the summary it writes to ``output_dir/summary.json``."""
     accelerator = make_accelerator(args)
     policy = parse_policy(args.diffaugment)
     prior = StyleGAN2Prior(resolution=args.resolution, style_dim=args.style_dim, n_mlp=args.n_mlp,
@@ -117,5 +117,6 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
         save_final(accelerator, prior, disc, gan.ema, args)
+    summary = progress.finish(disc)
     accelerator.end_training()
-    return progress.summary(disc)
+    return summary
