@@ -101,6 +101,8 @@ def test_finetune_loads_prior_weights_into_decoder(faces, tmp_path):
         assert torch.equal(model.generator.state_dict()[k], v), k
     with pytest.raises(ValueError, match="noise_mode='add' but the prior has 'concat'"):
         gpen_from_prior(tmp_path / "p", noise_mode="add")
+    # a tuple asks for what the config (read back from JSON) holds as a list
+    assert gpen_from_prior(tmp_path / "p", blur_kernel=(1, 3, 3, 1))[0].config.blur_kernel == [1, 3, 3, 1]
 
 
 def test_empty_data_dir_error_names_dir_and_extensions(tmp_path):

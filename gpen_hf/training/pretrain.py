@@ -20,6 +20,7 @@ from .checkpointing import TrainState
 from .data import FaceStream
 from .grow import grow_discriminator, grow_prior
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
+from .prior import config_mismatches
 from .progress import TrainingProgress, ema_weights, log_grid, save_final, to_uint8_grid
 from .setup import make_accelerator, prepare_gan
 
@@ -38,12 +39,8 @@ def initial_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
     """``--init_from``: the generator and discriminator of another stage-1 folder (a run's output or one of its
     checkpoints), grown to this run's resolution if smaller; the architecture must otherwise match."""
     small = StyleGAN2Prior.from_pretrained(folder, subfolder="generator")
-
-    def plain(value):  # config values read back from JSON are lists where the constructor had tuples
-        return list(value) if isinstance(value, (list, tuple)) else value
-
-    mismatched = {k: (small.config[k], prior.config[k]) for k in prior.config
-                  if k != "resolution" and not k.startswith("_") and plain(small.config.get(k)) != plain(prior.config[k])}
+    mismatched = config_mismatches(small.config, {k: v for k, v in prior.config.items()
+                                                  if k != "resolution" and not k.startswith("_")})
     if mismatched:
         raise ValueError(f"--init_from {folder}: its prior differs in " + ", ".join(
             f"{k} ({theirs!r}, asked for {mine!r})" for k, (theirs, mine) in mismatched.items()))
