@@ -1,8 +1,16 @@
-"""Stand-in models the pipeline tests share: they make what the paste-back does visible."""
+"""The tests' tiny model configurations (the one place they are written) and the stand-in model the pipeline
+tests share."""
 
 from __future__ import annotations
 
 import torch
+
+#: a GPEN small enough for fast CPU tests of the model itself: 32 px, 16-d styles, 1/16 of the official widths
+#: (``tiny_config`` in conftest.py)
+TINY_GPEN = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
+#: the tiny GPEN of pipeline, CLI, Hub and Space tests: 64 px (faces large enough for the detector's
+#: landmarks to matter), ~1 M parameters
+TINY_GPEN_64 = {"resolution": 64, "style_dim": 128, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.125}
 
 
 class Identity(torch.nn.Module):

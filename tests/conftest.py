@@ -7,11 +7,9 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from _models import TINY_GPEN
 
 from gpen_hf import set_implementation
-
-#: a GPEN small enough for fast CPU tests: 32 px, 16-d styles, 1/16 of the official widths
-TINY_GPEN = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _space_app import ROOT, SPACE, launch, make_tiny_model
+from _space_app import ROOT, SPACE, launch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -43,8 +43,8 @@ USE_SHIPPED = UPDATE_SCREENSHOTS and (SHIPPED_MODEL / "config.json").is_file()
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    model = SHIPPED_MODEL if USE_SHIPPED else make_tiny_model(tmp_path_factory.mktemp("browser") / "tiny-gpen")
+def app_url(tiny_space_model):
+    model = SHIPPED_MODEL if USE_SHIPPED else tiny_space_model
     demo, url = launch(model)
     try:
         yield url
