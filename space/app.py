@@ -25,6 +25,8 @@ import handlers
 import lab
 import video_tab
 
+from gpen_hf.faces.mask import MASK_KINDS
+
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 LAB_SIDE = 320  # display height of the lab's three faces
 # the lab's three faces fill their boxes at the same size whatever the model's resolution
@@ -101,7 +103,7 @@ def create_app(model_path: str | None = None) -> gr.Blocks:
                         info="1 = restored face only, 0 = the input face",
                     )
                     mask_kind = gr.Radio(
-                        ["face", "parsing", "square"] if state.pipe.parsing_model is not None else ["face", "square"],
+                        [k for k in MASK_KINDS if k != "parsing" or state.pipe.parsing_model is not None],
                         value="face",
                         label="Paste mask",
                         info="face: the face region only (hair, ears, background stay the photo's)",

@@ -9,6 +9,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = ROOT / "space"
+EXAMPLES = SPACE / "examples"
+PHOTO = EXAMPLES / "faceapi__sample3.jpg"  # three faces
+SMALL_PHOTO = EXAMPLES / "matplotlib__grace_hopper.jpg"  # one face, 512×600
+FACE = EXAMPLES / "faceapi__sample6__f0_256.png"  # aligned
+LAB_PARAMS = ("Gaussian", 21, 1.0, 0, 0, 4, 5, 50)  # the lab's blur, kernel, σ, motion len, angle, s, noise, JPEG
 
 TINY_CARD = """---
 tags: [untrained, gpen-hf-test]

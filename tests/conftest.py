@@ -25,12 +25,11 @@ def space_clip(tmp_path_factory: pytest.TempPathFactory):
     """An 8-frame 128×96 MP4 (with sound) panning over the Space's one-face example photo."""
     import cv2
     import numpy as np
-    from _space_app import SPACE
+    from _space_app import SMALL_PHOTO
 
     from gpen_hf.video.synthetic import pan_zoom_transforms, render_clip, write_clip
 
-    photo = SPACE / "examples" / "matplotlib__grace_hopper.jpg"
-    image = np.ascontiguousarray(cv2.imread(str(photo))[:, :, ::-1])
+    image = np.ascontiguousarray(cv2.imread(str(SMALL_PHOTO))[:, :, ::-1])
     frames = render_clip(image, pan_zoom_transforms(8, (128, 96), (image.shape[1], image.shape[0])), (128, 96))
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     write_clip(path, frames)

@@ -14,7 +14,8 @@ from gpen_hf.models.original import infer_discriminator_config, infer_generator_
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conformance"
 
-# The authors' releases (GPEN_FACTS.md): shapes only, built on the meta device so no memory is used.
+# The authors' releases: each file's config and parameter count (GPEN-BFR-256.pth 18.9 M, GPEN-BFR-512.pth 71.0 M,
+# GPEN-BFR-512-D.pth 29.0 M), checked on shapes only, built on the meta device so no memory is used.
 RELEASES = {
     "GPEN-BFR-256": (dict(resolution=256, channel_multiplier=1, narrow=0.5), 18.9e6),
     "GPEN-BFR-512": (dict(resolution=512, channel_multiplier=2, narrow=1.0), 71.0e6),

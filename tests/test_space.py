@@ -9,18 +9,12 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import pytest
-from _space_app import SPACE, launch, load_app_module
+from _space_app import FACE, LAB_PARAMS, PHOTO, SMALL_PHOTO, launch, load_app_module
 from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-
-EXAMPLES = SPACE / "examples"
-PHOTO = EXAMPLES / "faceapi__sample3.jpg"  # three faces
-SMALL_PHOTO = EXAMPLES / "matplotlib__grace_hopper.jpg"  # one face, 512×600
-FACE = EXAMPLES / "faceapi__sample6__f0_256.png"  # aligned
-LAB_PARAMS = ("Gaussian", 21, 1.0, 0, 0, 4, 5, 50)  # blur, kernel, σ, motion len, angle, s, noise, JPEG
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _space_app import ROOT, SPACE, launch
+from _space_app import PHOTO, ROOT, launch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -78,7 +78,7 @@ def _screenshot(page, name: str, tmp_path: Path) -> Path:
 
 def test_restore_tab_in_browser(page, tmp_path):
     page.get_by_role("tab", name="Restore").click()
-    page.locator("input[type=file]").first.set_input_files(str(SPACE / "examples" / "faceapi__sample3.jpg"))
+    page.locator("input[type=file]").first.set_input_files(str(PHOTO))
     page.get_by_role("button", name="Restore", exact=True).click()
     page.get_by_text("face(s)").first.wait_for()
     page.get_by_text("cropped | restored").first.wait_for()

@@ -9,18 +9,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 import numpy as np
 import pytest
-from _space_app import SPACE, load_app_module
+from _space_app import FACE, LAB_PARAMS, PHOTO, SMALL_PHOTO, load_app_module
 from PIL import Image
 
 load_app_module()  # puts space/ on sys.path
 import handlers
 import lab
-
-EXAMPLES = SPACE / "examples"
-PHOTO = EXAMPLES / "faceapi__sample3.jpg"  # three faces
-SMALL_PHOTO = EXAMPLES / "matplotlib__grace_hopper.jpg"  # one face, 512×600
-FACE = EXAMPLES / "faceapi__sample6__f0_256.png"  # aligned
-LAB_PARAMS = ("Gaussian", 21, 1.0, 0, 0, 4, 5, 50)  # blur, kernel, σ, motion len, angle, s, noise, JPEG
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from .checkpointing import TrainState, requires_grad
 from .data import DegradedPairStream
 from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
 from .prior import gpen_from_prior
-from .progress import TrainingProgress, ema_weights, log_grid, save_final, to_uint8_grid
+from .progress import TrainingProgress, ema_weights, log_grid, to_uint8_grid
 from .setup import ARCHITECTURE_OPTIONS, make_accelerator, prepare_gan
 
 logger = logging.getLogger(__name__)
@@ -151,9 +151,4 @@ def run(args: argparse.Namespace) -> dict:
             unwrapped = accelerator.unwrap_model(model)
             with ema_weights(gan.ema, unwrapped):
                 accelerator.log(validator(accelerator, unwrapped, args, step), step=step)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
-        save_final(accelerator, model, disc, gan.ema, args)
-    summary = progress.finish(disc)
-    accelerator.end_training()
-    return summary
+    return progress.finish(disc)

@@ -21,7 +21,7 @@ from .data import FaceStream
 from .grow import grow_discriminator, grow_prior
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
 from .prior import config_mismatches
-from .progress import TrainingProgress, ema_weights, log_grid, save_final, to_uint8_grid
+from .progress import TrainingProgress, ema_weights, log_grid, to_uint8_grid
 from .setup import make_accelerator, prepare_gan
 
 logger = logging.getLogger(__name__)
@@ -111,9 +111,4 @@ def run(args: argparse.Namespace) -> dict:
             with torch.no_grad(), accelerator.autocast(), ema_weights(gan.ema, accelerator.unwrap_model(prior)):
                 samples = accelerator.unwrap_model(prior)(val_z)
             log_grid(accelerator, args, to_uint8_grid([samples]), step, "samples")
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
-        save_final(accelerator, prior, disc, gan.ema, args)
-    summary = progress.finish(disc)
-    accelerator.end_training()
-    return summary
+    return progress.finish(disc)

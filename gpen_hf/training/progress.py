@@ -156,24 +156,30 @@ class TrainingProgress:
         return step
 
     def finish(self, discriminator: torch.nn.Module) -> dict:
-        """Write the run's summary to ``output_dir/summary.json`` (main process) and return it: final step,
-        images/s and the last logged terms of the main process, and under ``processes`` each process's rank and
-        weight digests (equal digests on every rank: DDP kept the replicas identical; equal to another run's:
-        the same weights, as when a resumed run is checked against an uninterrupted one). Call on every rank,
-        before ``accelerator.end_training()``."""
+        """End the run on every rank: once all ranks are here, :func:`save_final` (main process, when the run
+        reached ``--max_train_steps``), then write the run's summary to ``output_dir/summary.json`` (main
+        process), end the trackers and the process group, and return the summary: final step, images/s and the
+        last logged terms of the main process, and under ``processes`` each process's rank and weight digests
+        (equal digests on every rank: DDP kept the replicas identical; equal to another run's: the same
+        weights, as when a resumed run is checked against an uninterrupted one)."""
+        accelerator = self.accelerator
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process and self.global_step >= self.args.max_train_steps:
+            save_final(accelerator, self.model, discriminator, self.ema, self.args)
         self.bar.close()
-        unwrap = self.accelerator.unwrap_model
-        mine = {"rank": self.accelerator.process_index,
+        unwrap = accelerator.unwrap_model
+        mine = {"rank": accelerator.process_index,
                 "generator_digest": parameter_digest(unwrap(self.model)),
                 "discriminator_digest": parameter_digest(unwrap(discriminator))}
         summary = {"step": self.global_step, **mine, "images_per_second": self.speed.images_per_second,
                    **{k: v for k, v in self.logs.items() if not math.isnan(v)},
                    "processes": gather_object([mine])}
-        if self.accelerator.is_main_process:
+        if accelerator.is_main_process:
             path = Path(self.args.output_dir) / SUMMARY_FILE
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(summary, indent=1) + "\n")
             logger.info("step %d, %.2f images/s; summary in %s", self.global_step, summary["images_per_second"], path)
+        accelerator.end_training()
         return summary
 
 
