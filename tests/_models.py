@@ -1,8 +1,12 @@
-"""The tests' tiny model configurations (the one place they are written) and the stand-in model the pipeline
-tests share."""
+"""The tests' tiny model configurations (the one place they are written), the stand-in model the pipeline
+tests share, and the check of what a loader says about a damaged official checkpoint."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 import torch
 
 #: a GPEN small enough for fast CPU tests of the model itself: 32 px, 16-d styles, 1/16 of the official widths
@@ -22,3 +26,17 @@ class Identity(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
+
+
+def assert_damage_is_listed(load: Callable, state_dict: dict, folder: Path, *expected: str) -> None:
+    """Save ``state_dict`` (damaged by the caller) as ``folder/damaged.pth``; ``load`` must refuse it with an
+    ``OriginalCheckpointError`` naming the file and holding every ``expected`` line."""
+    from gpen_hf import OriginalCheckpointError
+
+    torch.save(state_dict, folder / "damaged.pth")
+    with pytest.raises(OriginalCheckpointError) as info:
+        load(folder / "damaged.pth")
+    message = str(info.value)
+    assert "damaged.pth" in message
+    for line in expected:
+        assert line in message
