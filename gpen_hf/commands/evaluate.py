@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="model folder or Hub id (repeatable; default: the shipped model)")
     parser.add_argument("--data", required=True, help="folder of aligned square HQ faces")
     parser.add_argument("--preset", default="paper", choices=[*PRESETS, *FIXED_DEGRADATIONS],
-                        help="degradation: a sampling preset (paper, gfpgan) or a fixed one (moderate, severe)")
+                        help="degradation: a sampling preset (paper, gfpgan) or a fixed one (moderate, severe; clean = none)")
     parser.add_argument("--task", choices=["restore", "sr"], default="restore",
                         help="sr: the paper's face super-resolution, pure ×--scale downsampling, bicubic back")
     parser.add_argument("--scale", type=int, default=4, help="downsampling factor of --task sr")
@@ -98,6 +98,10 @@ def _baselines(spec: str) -> tuple[str, ...]:
 
 
 def _resize(faces, size: int):
+    """The evaluation's faces at a model's resolution: bicubic both ways, as evaluate has always resized (so
+    numbers stay comparable across versions)."""
     import cv2
 
-    return [f if f.shape[0] == size else cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in faces]
+    from ..faces.align import resize_face
+
+    return [resize_face(f, size, interpolation=cv2.INTER_CUBIC) for f in faces]

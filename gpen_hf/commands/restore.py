@@ -17,6 +17,7 @@ from gpen_hf.image_io import IMAGE_EXTENSIONS
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from gpen_hf import registry
+    from gpen_hf.faces.mask import MASK_KINDS
 
     parser = subparsers.add_parser("restore", help="restore the faces in photos",
                                    description="Detect, align, restore and paste back every face of each photo.")
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="fidelity blend per face: 'auto' (default) measures each face's blur, noise and "
                              "JPEG blocking and leaves clean faces almost untouched; a number in [0, 1] forces "
                              "it (1 = restored face only, 0 = input face)")
-    parser.add_argument("--mask", choices=["face", "parsing", "square"], default="face",
+    parser.add_argument("--mask", choices=MASK_KINDS, default="face",
                         help="where restored faces are pasted: the face region (default: hair, ears and "
                              "background keep the photo), a face-parsing mask (needs --parsenet) or the square "
                              "crop")
