@@ -64,7 +64,8 @@ def audio_samples(path: Path) -> tuple[str, int, int]:
 
 def test_restore_video_keeps_frames_rate_size_and_audio(pipe, clip_file, tmp_path) -> None:
     out = tmp_path / "out.mp4"
-    result = restore_video(pipe, clip_file, out, progress=False, batch_size=4, alpha=1.0, identity_guard=False)
+    result = restore_video(pipe, clip_file, out, progress=False, batch_size=4, alpha=1.0,
+                           identity_guard=False)
     frames, pts, reader = decode(out)
     src_frames, src_pts, src = decode(clip_file)
     assert result.complete and result.frames == len(frames) == len(src_frames) == 16
@@ -214,7 +215,8 @@ def test_cli_restore_video(pipe, clip_file, tmp_path, capsys) -> None:
     pipe.model.save_pretrained(tmp_path / "model")
     (tmp_path / "bad.mp4").write_text("nope")
     code = main(["restore-video", str(clip_file), str(tmp_path / "bad.mp4"), "-o", str(tmp_path / "out"),
-                 "--model", str(tmp_path / "model"), "--batch-size", "4", "--alpha", "0.8", "--mask", "square"])
+                 "--model", str(tmp_path / "model"), "--batch-size", "4", "--alpha", "0.8",
+                 "--mask", "square"])
     captured = capsys.readouterr()
     assert code == 1 and "bad.mp4: not a video" in captured.err and "1 of 2 video(s)" in captured.err
     assert "16 frames, 1 face track(s)" in captured.out and (tmp_path / "out" / "pan.mp4").is_file()
@@ -252,7 +254,7 @@ def test_video_uses_the_photo_paste_back_with_a_smoothed_alpha(pipe, clip) -> No
     pasted = np.array([p[-1] for p in recording.pasted])
     measured = np.array(recording.measured)
     assert np.abs(np.diff(measured)).max() == pytest.approx(0.6)
-    assert np.abs(np.diff(pasted[8:])).max() < 0.1 * 0.6  # once started, the alpha does not jump with the measure
+    assert np.abs(np.diff(pasted[8:])).max() < 0.1 * 0.6  # once started, alpha does not jump with the measure
     assert 0.45 < pasted[-4:].mean() < 0.75  # and settles near the measure's mean
     unsmoothed = RecordingPipeline(pipe.model)
     list(unsmoothed.restore_frames(frames, alpha="auto", identity_guard=False, detect_every=1, smooth=False))

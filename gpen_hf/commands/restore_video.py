@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     frames = 0
     for path, target in pairs:
         try:
-            result = restore_video(pipe, path, target, crf=args.crf, pix_fmt=args.pix_fmt, alpha=args.alpha, mask=args.mask,
-                                   colour_match=not args.no_colour_match,
+            result = restore_video(pipe, path, target, crf=args.crf, pix_fmt=args.pix_fmt, alpha=args.alpha,
+                                   mask=args.mask, colour_match=not args.no_colour_match,
                                    identity_guard=not args.no_identity_guard, batch_size=args.batch_size,
                                    detect_every=args.detect_every, fade=args.fade,
                                    input_strength=args.temporal[0], output_strength=args.temporal[1],
