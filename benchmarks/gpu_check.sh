@@ -43,5 +43,5 @@ for dtype in bf16 fp16; do
     --faces-dir "$EVAL" --autocast-dtype "$dtype"
 done
 echo "== 4. training throughput at 128 px"
-timeout 70 python3 benchmarks/bench_train.py --resolutions 128 --precisions no bf16 --batch_size 32 --workers 6 \
+timeout 70 python3 benchmarks/bench_train.py --stages finetune --resolutions 128 --precisions no bf16 --batch_size 32 32 --workers 6 \
   --steps 20 --model "$ARCH"

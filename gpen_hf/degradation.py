@@ -147,13 +147,15 @@ PRESETS: dict[str, Preset] = {
 FIXED_DEGRADATIONS: dict[str, dict[str, float]] = {
     "moderate": {"sigma": 1.5, "scale": 4, "noise": 8, "jpeg": 40},
     "severe": {"sigma": 3.0, "scale": 8, "noise": 12, "jpeg": 25},
+    "clean": {"sigma": 0.0, "scale": 1, "noise": 0, "jpeg": 0},
 }
 FIXED_REFERENCE_RESOLUTION = 128
 
 
 def fixed_degradation(name: str, resolution: int, seed: int = 0) -> DegradationParams:
     """One of :data:`FIXED_DEGRADATIONS` for a face of ``resolution`` px; ``"srN"`` is pure ×N downsampling
-    (the paper's face super-resolution task). ``seed`` only draws the noise."""
+    (the paper's face super-resolution task); ``"clean"`` is the identity (a restorer should leave a clean face
+    as it is). ``seed`` only draws the noise."""
     ratio = resolution / FIXED_REFERENCE_RESOLUTION
     if name.startswith("sr") and name[2:].isdigit() and int(name[2:]) > 1:
         return DegradationParams(scale=float(name[2:]), upsample_filter="cubic", seed=seed)
@@ -161,9 +163,9 @@ def fixed_degradation(name: str, resolution: int, seed: int = 0) -> DegradationP
         raise ValueError(f"unknown fixed degradation {name!r}; choose from {sorted(FIXED_DEGRADATIONS)} or srN")
     d = FIXED_DEGRADATIONS[name]
     sigma = d["sigma"] * ratio
-    return DegradationParams(blur="iso", kernel_size=2 * math.ceil(3 * sigma) + 1, sigma_x=sigma, sigma_y=sigma,
-                             scale=float(d["scale"]), noise_sigma=float(d["noise"]), jpeg_quality=int(d["jpeg"]),
-                             upsample_filter="cubic", seed=seed)
+    return DegradationParams(blur="iso" if sigma > 0 else "none", kernel_size=2 * math.ceil(3 * sigma) + 1,
+                             sigma_x=sigma, sigma_y=sigma, scale=float(d["scale"]), noise_sigma=float(d["noise"]),
+                             jpeg_quality=int(d["jpeg"]) or None, upsample_filter="cubic", seed=seed)
 
 
 def sample(

@@ -127,6 +127,9 @@ def test_fixed_degradations_and_super_resolution() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(sr["LQ input"], sr["bicubic"]))
     params = fixed_degradation("severe", 256)
     assert (params.sigma_x, params.scale, params.noise_sigma, params.jpeg_quality) == (6.0, 8.0, 12.0, 25)
+    # "clean": the HQ face itself, what a restorer should leave alone
+    clean = degraded_inputs(hq, "clean", seed=0)
+    assert all(np.array_equal(lq, face) for lq, face in zip(clean["LQ input"], hq))
     with pytest.raises(ValueError, match="unknown fixed degradation 'mild'"):
         fixed_degradation("mild", 128)
 

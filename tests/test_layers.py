@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gpen_hf.models.layers import ConvLayer
-from gpen_hf.models.modulated import ModulatedConv2d, StyledConv, ToRGB
+from gpen_hf.models.modulated import ModulatedConv2d, NoiseInjection, StyledConv, ToRGB
 from gpen_hf.models.upfirdn import blur2d, depthwise_kernel, upfirdn2d, upfirdn2d_reference, upsample2d
 
 TOL = 1e-5
@@ -76,6 +76,23 @@ def test_styled_conv(batch: int, noise_mode: str, upsample: bool, folded_vs_grou
         folded_vs_grouped(layer, x, style)
     else:
         folded_vs_grouped(layer, x, style, noise)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_drawn_concat_noise_follows_the_features_layout(channels_last: bool) -> None:
+    """Random noise (prior training) comes in the features' memory format, so the concatenation after it copies
+    nothing into another layout; it is standard normal either way."""
+    x = torch.zeros(4, 16, 32, 32)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(0)
+    noise = NoiseInjection("concat").draw(x)
+    assert noise.shape == x.shape
+    assert noise.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert abs(noise.mean().item()) < 0.02 and abs(noise.std().item() - 1) < 0.02
+    out = NoiseInjection("concat")(x, noise)
+    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert NoiseInjection("add").draw(x).shape == (4, 1, 32, 32)
 
 
 @pytest.mark.parametrize("batch", [1, 3])

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="model folder or Hub id (repeatable; default: the shipped model)")
     parser.add_argument("--data", required=True, help="folder of aligned square HQ faces")
     parser.add_argument("--preset", default="paper", choices=[*PRESETS, *FIXED_DEGRADATIONS],
-                        help="degradation: a sampling preset (paper, gfpgan) or a fixed one (moderate, severe)")
+                        help="degradation: a sampling preset (paper, gfpgan) or a fixed one (moderate, severe; clean = none)")
     parser.add_argument("--task", choices=["restore", "sr"], default="restore",
                         help="sr: the paper's face super-resolution, pure ×--scale downsampling, bicubic back")
     parser.add_argument("--scale", type=int, default=4, help="downsampling factor of --task sr")

@@ -176,7 +176,11 @@ class NoiseInjection(nn.Module):
     def draw(self, x: torch.Tensor) -> torch.Tensor:
         """Random noise for the features ``x`` (N, C, H, W), for training without encoder features."""
         n, c, h, w = x.shape
-        return x.new_empty(n, c if self.mode == "concat" else 1, h, w).normal_()
+        if self.mode == "add":
+            return x.new_empty(n, 1, h, w).normal_()
+        if x.is_contiguous(memory_format=CHANNELS_LAST):  # x's layout: the concatenation then needs no copy
+            return x.new_empty(n, h, w, c).normal_().permute(0, 3, 1, 2)  # (normal_ is slow on strided views)
+        return x.new_empty(n, c, h, w).normal_()
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         if noise is None:
