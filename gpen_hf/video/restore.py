@@ -30,7 +30,6 @@ import torch
 from gpen_hf.faces.align import shift_affine
 from gpen_hf.faces.blend import match_colour
 from gpen_hf.faces.mask import MASK_KINDS
-from gpen_hf.fidelity import FaceFidelity
 from gpen_hf.pipeline import DEFAULT_MEMORY_BUDGET_MB, GPENPipeline
 from gpen_hf.video.io import (
     DEFAULT_CRF,
@@ -98,7 +97,6 @@ class VideoRestorer:
         self._tracks: dict[int, FaceTrack] = {}
         self.frames_in = self.frames_out = self.faces_restored = 0
         self.frames_with_faces = 0
-        self.last_fidelity: dict[int, FaceFidelity] = {}  # per track: the fidelity of its latest pasted frame
 
     @property
     def num_tracks(self) -> int:
@@ -177,7 +175,6 @@ class VideoRestorer:
             fidelity = self.pipe.face_fidelity(face, crop, group[k].rgb, landmarks, self.alpha, self.identity_guard)
             if self.fidelity is not None:
                 fidelity = self.fidelity(track_id, fidelity)
-            self.last_fidelity[track_id] = fidelity
             fidelity = replace(fidelity, alpha=fidelity.alpha * self._weight(track_id, group[k].index))
             per_frame[k].append((face, crop, matrix, mask, fidelity, region))
         out = []
