@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from gpen_hf.training.progress import read_summary
+
 ROOT = Path(__file__).resolve().parents[1]
 PRIOR_MODES = ("concat", "add", "none")
 #: variant → (prior noise mode, or None for a random decoder; extra stage-2 options)
@@ -86,15 +88,15 @@ def finetune_command(args: argparse.Namespace, variant: str, prior: Path | None,
 
 
 def run(cmd: list[str], log: Path) -> dict:
-    """Run one training process (output to ``log``); return its SUMMARY line plus the wall time."""
+    """Run one training process (output to ``log``); return the summary it wrote plus the wall time."""
     start = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=fh, text=True, cwd=ROOT, check=False)
         fh.write(proc.stdout)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd[1:3])} failed (exit {proc.returncode}); see {log}")
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("SUMMARY "))
-    return {**json.loads(line[len("SUMMARY "):]), "wall_seconds": round(time.perf_counter() - start, 1)}
+    summary = read_summary(cmd[cmd.index("--output_dir") + 1])
+    return {**summary, "wall_seconds": round(time.perf_counter() - start, 1)}
 
 
 def calibrate(args: argparse.Namespace, out: Path) -> tuple[int, int]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import cv2
 import numpy as np
 import torch
 
+from gpen_hf.faces.align import resize_face
 from gpen_hf.faces.quality import FaceQuality
 from gpen_hf.metrics.identity import FaceRecognitionNet, face_embedding
 
@@ -89,7 +89,7 @@ class IdentityGuard:
     @staticmethod
     def _chip_ready(face: np.ndarray) -> np.ndarray:
         """Faces under 64 px (tiny models) are enlarged for the descriptor, which needs 64 at least."""
-        return face if face.shape[0] >= 64 else cv2.resize(face, (128, 128), interpolation=cv2.INTER_CUBIC)
+        return face if face.shape[0] >= 64 else resize_face(face, 128)
 
     def __call__(self, restored: np.ndarray, crop: np.ndarray, alpha: float) -> tuple[float, float, bool]:
         """``(alpha, similarity, lowered)`` for one face: the largest of ``GUARD_STEPS``·α that passes."""

@@ -358,14 +358,14 @@ class GPENPipeline:
         param = next(net.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         size = int(getattr(getattr(net, "config", None), "in_size", PARSING_RESOLUTION))
-        batch = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in crops])
+        batch = np.stack([resize_face(c, size, cv2.INTER_CUBIC) for c in crops])
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0
         with torch.no_grad():
             out = net(x)
         logits = out.parsing_logits if hasattr(out, "parsing_logits") else out
         hard = np.asarray(face_mask_from_parsing(logits, FACE_ONLY_MASK_VALUES), np.float32)
         r = self.resolution
-        return [feather_parsing_mask(cv2.resize(m, (r, r), interpolation=cv2.INTER_AREA)) for m in hard]
+        return [feather_parsing_mask(resize_face(m, r, cv2.INTER_AREA)) for m in hard]
 
     def face_fidelity(self, restored: np.ndarray, crop: np.ndarray, photo: np.ndarray, landmarks: np.ndarray,
                       alpha: float | str, guard: bool, background: np.ndarray | None = None,

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from gpen_hf.evaluation import degraded_inputs, list_images, load_faces
+from gpen_hf.faces.align import resize_face
 from gpen_hf.pipeline import GPENPipeline
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     r, tile = pipe.resolution, args.tile
 
     def show(face: np.ndarray) -> np.ndarray:
-        return cv2.resize(face, (tile, tile), interpolation=cv2.INTER_AREA if face.shape[0] > tile else cv2.INTER_CUBIC)
+        return resize_face(face, tile)
 
     args.out.mkdir(parents=True, exist_ok=True)
     hq = load_faces(list_images(args.eval_data)[:args.faces], r)

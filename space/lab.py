@@ -46,6 +46,15 @@ class ModelInfo:
             return local.resolve().name
         return self.source
 
+    def banner(self) -> str:
+        """The line above the tabs: the model and its face size, or a warning when its weights are random."""
+        if self.untrained:
+            return (
+                f"> ⚠️ **The loaded model has random, untrained weights** (`{self.name}`): results "
+                "are meaningless. See the *About / model* tab."
+            )
+        return f"Model: `{self.name}` · {self.config.get('resolution', '?')} px faces"
+
     def markdown(self) -> str:
         lines = [f"**Model:** `{self.source}` ({self.how})"]
         local = Path(self.source)

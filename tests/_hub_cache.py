@@ -12,12 +12,11 @@ import os
 from pathlib import Path
 
 import torch
+from _models import TINY_GPEN_64
 
 from gpen_hf.registry import GPEN_LICENCE, KnownWeights
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-#: the tiny GPEN the tests fetch by name (64 px, ~1 M parameters)
-TINY_GPEN = {"resolution": 64, "style_dim": 128, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.125}
 TINY_RRDB = {"num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 2}
 
 
@@ -38,11 +37,11 @@ def put_file(cache: Path, repo_id: str, path_in_repo: str, data: bytes, repo_typ
 
 
 def authors_gpen_file(seed: int = 0) -> bytes:
-    """A random-weight generator in the release layout (``torch.save(state_dict)``), noise weights non-zero."""
+    """A random-weight ``TINY_GPEN_64`` generator in the release layout (``torch.save(state_dict)``), noise weights non-zero."""
     from gpen_hf.models import GPENModel
 
     torch.manual_seed(seed)
-    state = GPENModel(**TINY_GPEN).state_dict()
+    state = GPENModel(**TINY_GPEN_64).state_dict()
     for key, value in state.items():
         if key.endswith("noise.weight"):
             value.normal_(0, 0.5)

@@ -9,6 +9,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = ROOT / "space"
+EXAMPLES = SPACE / "examples"
+PHOTO = EXAMPLES / "faceapi__sample3.jpg"  # three faces
+SMALL_PHOTO = EXAMPLES / "matplotlib__grace_hopper.jpg"  # one face, 512×600
+FACE = EXAMPLES / "faceapi__sample6__f0_256.png"  # aligned
+LAB_PARAMS = ("Gaussian", 21, 1.0, 0, 0, 4, 5, 50)  # the lab's blur, kernel, σ, motion len, angle, s, noise, JPEG
 
 TINY_CARD = """---
 tags: [untrained, gpen-hf-test]
@@ -19,14 +24,15 @@ Random, untrained weights (seeded), 64 px, made by the tests to exercise the app
 """
 
 
-def make_tiny_model(folder: Path, resolution: int = 64) -> Path:
-    """Save a seeded random ``GPENModel`` with a card that says it is untrained."""
+def make_tiny_model(folder: Path) -> Path:
+    """Save a seeded random ``GPENModel(**TINY_GPEN_64)`` with a card that says it is untrained."""
     import torch
+    from _models import TINY_GPEN_64
 
     from gpen_hf import GPENModel
 
     torch.manual_seed(0)
-    model = GPENModel(resolution=resolution, style_dim=64, n_mlp=2, channel_multiplier=1, narrow=0.125)
+    model = GPENModel(**TINY_GPEN_64)
     model.save_pretrained(folder)
     (folder / "README.md").write_text(TINY_CARD)
     return folder

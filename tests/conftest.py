@@ -1,4 +1,5 @@
-"""What the tests share: the tiny model configuration and the folded-vs-grouped comparison."""
+"""What the tests share: the tiny model configuration, the folded-vs-grouped comparison and the Space's tiny
+model and clip."""
 
 from __future__ import annotations
 
@@ -6,11 +7,33 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from _models import TINY_GPEN
 
 from gpen_hf import set_implementation
 
-#: a GPEN small enough for fast CPU tests: 32 px, 16-d styles, 1/16 of the official widths
-TINY_GPEN = {"resolution": 32, "style_dim": 16, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.0625}
+
+@pytest.fixture(scope="session")
+def tiny_space_model(tmp_path_factory: pytest.TempPathFactory):
+    """A saved seeded random 64-px GPEN whose card says it is untrained: the model of the Space tests."""
+    from _space_app import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("space") / "tiny-gpen")
+
+
+@pytest.fixture(scope="session")
+def space_clip(tmp_path_factory: pytest.TempPathFactory):
+    """An 8-frame 128×96 MP4 (with sound) panning over the Space's one-face example photo."""
+    import cv2
+    import numpy as np
+    from _space_app import SMALL_PHOTO
+
+    from gpen_hf.video.synthetic import pan_zoom_transforms, render_clip, write_clip
+
+    image = np.ascontiguousarray(cv2.imread(str(SMALL_PHOTO))[:, :, ::-1])
+    frames = render_clip(image, pan_zoom_transforms(8, (128, 96), (image.shape[1], image.shape[0])), (128, 96))
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    write_clip(path, frames)
+    return path
 
 
 @pytest.fixture(scope="session")

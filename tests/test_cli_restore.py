@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _models import TINY_GPEN_64
 from PIL import Image
 
 from gpen_hf.cli import main
@@ -19,7 +20,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from gpen_hf.models.gpen import GPENModel
 
     path = tmp_path_factory.mktemp("model") / "gpen-tiny"
-    GPENModel(resolution=64, style_dim=128, n_mlp=2, channel_multiplier=1, narrow=0.125).save_pretrained(path)
+    GPENModel(**TINY_GPEN_64).save_pretrained(path)
     return path
 
 

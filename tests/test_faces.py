@@ -14,6 +14,7 @@ from gpen_hf.faces import (
     FaceDetector,
     feather_mask,
     paste_faces,
+    resize_face,
     transform_points,
 )
 from gpen_hf.faces.detect import Detections, merge_detections
@@ -129,3 +130,14 @@ def test_paste_is_seamless_and_local() -> None:
 def test_feather_mask_shape() -> None:
     mask = feather_mask(128)
     assert mask.shape == (128, 128) and mask[64, 64] > 0.99 and mask[0, 64] == 0 and mask[1, 64] < 0.02
+
+
+def test_resize_face_filters() -> None:
+    """Area filter when shrinking, bicubic when enlarging, or the flag asked for; a face already at size is kept."""
+    face = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert resize_face(face, 32) is face
+    np.testing.assert_array_equal(resize_face(face, 16), cv2.resize(face, (16, 16), interpolation=cv2.INTER_AREA))
+    np.testing.assert_array_equal(resize_face(face, 64), cv2.resize(face, (64, 64), interpolation=cv2.INTER_CUBIC))
+    cubic = resize_face(face, 16, cv2.INTER_CUBIC)
+    np.testing.assert_array_equal(cubic, cv2.resize(face, (16, 16), interpolation=cv2.INTER_CUBIC))
+    assert not np.array_equal(cubic, resize_face(face, 16))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _hub_cache import TINY_GPEN, authors_gpen_file, entry, put_file
+from _hub_cache import authors_gpen_file, entry, put_file
+from _models import TINY_GPEN_64
 from huggingface_hub import constants
 from PIL import Image
 
@@ -101,7 +102,7 @@ def test_a_name_is_verified_converted_once_and_restores_with_the_authors_templat
 
 
 def test_our_models_keep_the_ffhq_template(tmp_path: Path) -> None:
-    GPENModel(**TINY_GPEN).save_pretrained(tmp_path / "ours")
+    GPENModel(**TINY_GPEN_64).save_pretrained(tmp_path / "ours")
     np.testing.assert_allclose(GPENPipeline.from_pretrained(tmp_path / "ours").aligner.template,
                                FFHQ_TEMPLATE_512 / 8)
     from gpen_hf.pipeline import DEFAULT_MODEL_DIR
@@ -153,7 +154,7 @@ def test_offline_without_the_file_says_so_and_names_the_download_command(hub: Pa
 
 def test_a_hub_repo_is_loaded_from_the_cache_or_said_not_to_be_a_model_folder(
         hub: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    GPENModel(**TINY_GPEN).save_pretrained(tmp_path / "saved")
+    GPENModel(**TINY_GPEN_64).save_pretrained(tmp_path / "saved")
     for f in ("config.json", "diffusion_pytorch_model.safetensors"):
         put_file(hub, "someone/gpen-tiny", f, (tmp_path / "saved" / f).read_bytes())
     assert GPENPipeline.from_pretrained("someone/gpen-tiny").resolution == 64

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _models import assert_damage_is_listed
 from accelerate import init_empty_weights
 
 from gpen_hf import OriginalCheckpointError, ParseNet, ParseNetOutput
@@ -118,14 +119,9 @@ def test_wrong_files_fail_clearly(tmp_path: Path) -> None:
     del state_dict["body.1.conv2.norm.norm.running_var"]
     state_dict["out_img_conv.conv2d.weight"] = torch.zeros(3, 17, 3, 3)
     state_dict["extra.weight"] = torch.zeros(1)
-    torch.save(state_dict, tmp_path / "damaged.pth")
-    with pytest.raises(OriginalCheckpointError) as info:
-        ParseNet.from_original_checkpoint(tmp_path / "damaged.pth")
-    message = str(info.value)
-    assert "damaged.pth" in message
-    assert "missing (1): body.1.conv2.norm.norm.running_var" in message
-    assert "unexpected (1): extra.weight" in message
-    assert "out_img_conv.conv2d.weight: file (3, 17, 3, 3) vs model (3, 16, 3, 3)" in message
+    assert_damage_is_listed(ParseNet.from_original_checkpoint, state_dict, tmp_path,
+                            "missing (1): body.1.conv2.norm.norm.running_var", "unexpected (1): extra.weight",
+                            "out_img_conv.conv2d.weight: file (3, 17, 3, 3) vs model (3, 16, 3, 3)")
     state_dict = torch.load(FIXTURE / "model.pth", weights_only=True)
     state_dict["decoder.0.conv1.conv2d.weight"] = torch.zeros(5, 64, 3, 3)
     with pytest.raises(OriginalCheckpointError, match=r"ParseNet widths \[16, 32, 64, 5, 16\]"):

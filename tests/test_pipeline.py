@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from _models import Identity
+from _models import TINY_GPEN_64, Identity
 from PIL import Image
 
 from gpen_hf.image_io import ImageLoadError
@@ -115,7 +115,7 @@ def test_bad_inputs(identity: GPENPipeline, tmp_path: Path) -> None:
 def test_with_a_real_tiny_gpen_model(tmp_path: Path) -> None:
     from gpen_hf.models.gpen import GPENModel
 
-    model = GPENModel(resolution=64, style_dim=128, n_mlp=2, channel_multiplier=1, narrow=0.125)
+    model = GPENModel(**TINY_GPEN_64)
     model.save_pretrained(tmp_path / "m")
     pipe = GPENPipeline.from_pretrained(tmp_path / "m", torch_dtype=torch.float32, device="cpu")
     assert pipe.resolution == 64

@@ -1,4 +1,6 @@
-"""The Space (space/app.py) launched in-process on 127.0.0.1 and driven through gradio_client."""
+"""The Space (space/app.py) launched in-process on 127.0.0.1 and driven through gradio_client: the wiring of
+every endpoint, the upload checks and what Gradio does to the handlers' values (PNG files, the progress bar).
+What the handlers compute is tested directly in test_space_handlers.py."""
 
 from __future__ import annotations
 
@@ -6,30 +8,18 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import numpy as np
 import pytest
-from _space_app import SPACE, launch, load_app_module, make_tiny_model
+from _space_app import FACE, LAB_PARAMS, PHOTO, SMALL_PHOTO, launch, load_app_module
 from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-EXAMPLES = SPACE / "examples"
-PHOTO = EXAMPLES / "faceapi__sample3.jpg"  # three faces
-SMALL_PHOTO = EXAMPLES / "matplotlib__grace_hopper.jpg"  # one face, 512×600
-FACE = EXAMPLES / "faceapi__sample6__f0_256.png"  # aligned
-LAB_PARAMS = ("Gaussian", 21, 1.0, 0, 0, 4, 5, 50)  # blur, kernel, σ, motion len, angle, s, noise, JPEG
-
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return make_tiny_model(tmp_path_factory.mktemp("space") / "tiny-gpen")
-
-
-@pytest.fixture(scope="module")
-def client(tiny_model):
-    demo, url = launch(tiny_model)
+def client(tiny_space_model):
+    demo, url = launch(tiny_space_model)
     try:
         yield Client(url, verbose=False)
     finally:
@@ -54,20 +44,6 @@ def test_restore_real_photo(client):
         assert pair.format == "PNG" and pair.size == (128, 64)
 
 
-def test_restore_upscale_and_center_face(client):
-    _, faces, png, _ = client.predict(handle_file(str(SMALL_PHOTO)), 0.5, 2, True, False, api_name="/restore")
-    assert len(faces) == 1
-    assert Image.open(png).size == (1024, 1200)
-
-
-def test_no_face_still_returns_the_upscaled_photo(client, tmp_path):
-    path = tmp_path / "flat.png"
-    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(path)
-    _, faces, png, summary = client.predict(handle_file(str(path)), 1.0, 2, False, False, api_name="/restore")
-    assert faces == [] and "No face found" in summary
-    assert Image.open(png).size == (160, 120)
-
-
 def test_not_an_image_is_refused(client, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("not a photo")
@@ -75,21 +51,13 @@ def test_not_an_image_is_refused(client, tmp_path):
         client.predict(handle_file(str(path)), 1.0, 1, False, False, api_name="/restore")
 
 
-def test_missing_photo_is_refused(client):
-    with pytest.raises(AppError, match="No photo"):
-        client.predict(None, 1.0, 1, False, False, api_name="/restore")
-
-
 def test_too_large_is_refused(client, monkeypatch):
-    monkeypatch.setattr(load_app_module(), "MAX_PIXELS", 100_000)
+    load_app_module()
+    import handlers
+
+    monkeypatch.setattr(handlers, "MAX_PIXELS", 100_000)  # refused by the upload check, before the handler
     with pytest.raises(AppError, match="too large"):
         client.predict(handle_file(str(SMALL_PHOTO)), 1.0, 1, False, False, api_name="/restore")
-
-
-def test_too_much_upscale_is_refused(client, monkeypatch):
-    monkeypatch.setattr(load_app_module(), "MAX_OUTPUT_SIDE", 1000)
-    with pytest.raises(AppError, match="exceed"):
-        client.predict(handle_file(str(SMALL_PHOTO)), 1.0, 2, False, False, api_name="/restore")
 
 
 def test_lab_same_seed_same_metrics(client):
@@ -114,11 +82,6 @@ def test_lab_load_aligns_an_uploaded_photo(client):
     assert len(table["data"]) == 2
 
 
-def test_lab_without_face_is_refused(client):
-    with pytest.raises(AppError, match="No HQ face"):
-        client.predict(None, *LAB_PARAMS, 0, api_name="/lab")
-
-
 def test_lab_random_gives_valid_controls(client):
     values = client.predict(api_name="/lab_random")
     assert len(values) == 9 and values[0] in ("none", "Gaussian", "motion") and values[5] >= 1
@@ -126,80 +89,22 @@ def test_lab_random_gives_valid_controls(client):
     assert len(out[2]["data"]) == 2
 
 
-def test_about_says_the_weights_are_random(client, tiny_model):
+def test_about_says_the_weights_are_random(client, tiny_space_model):
     banner, model_md, _, config = client.predict(api_name="/about")
     assert "untrained" in banner and "untrained" in model_md.lower()
-    assert str(tiny_model) in model_md and config["resolution"] == 64
+    assert str(tiny_space_model) in model_md and config["resolution"] == 64
 
 
-def test_load_model_errors_clearly(client, tiny_model):
+def test_load_model_errors_clearly(client, tiny_space_model):
     with pytest.raises(AppError, match="Could not load"):
         client.predict("/nonexistent/gpen-model", api_name="/load_model")
-    assert "untrained" in client.predict(str(tiny_model), api_name="/load_model")[0]
+    assert "untrained" in client.predict(str(tiny_space_model), api_name="/load_model")[0]
 
 
-def test_model_source_order(monkeypatch, tiny_model):
-    load_app_module()
-    import lab
-
-    monkeypatch.setenv("GPEN_MODEL", "someone/gpen")
-    assert lab.resolve_model_source("x")[0] == "x"
-    assert lab.resolve_model_source(None)[0] == "someone/gpen"
-    monkeypatch.delenv("GPEN_MODEL")
-    if not (lab.DEFAULT_MODEL_DIR / "config.json").is_file():
-        with pytest.raises(FileNotFoundError, match="GPEN_MODEL"):
-            lab.resolve_model_source(None)
-    assert lab.is_untrained((tiny_model / "README.md").read_text())
-    assert not lab.is_untrained("# GPEN 512\nTrained on FFHQ for 200k steps.")
-
-
-def test_model_dropdown_lists_the_authors_weights_and_greys_out_offline(monkeypatch, tmp_path):
-    from _hub_cache import authors_gpen_file, entry, put_file
-    from huggingface_hub import constants
-
-    from gpen_hf import registry
-
-    load_app_module()
-    import lab
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("GPEN_HF_CACHE", str(tmp_path / "gpen-hf"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    assert lab.model_choices()[:2] == ([lab.SHIPPED_CHOICE, "gpen-bfr-512", "gpen-bfr-256"], True)
-    assert lab.background_sr_available()
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    choices, usable, note = lab.model_choices()
-    assert choices == [lab.SHIPPED_CHOICE] and not usable and "gpen-hf download" in note
-    assert not lab.background_sr_available()
-    # a name in the local cache stays available offline, loads with the authors' template, shows the licence
-    data = authors_gpen_file()
-    put_file(tmp_path / "hub", "someone/tiny", "Tiny.pth", data)
-    monkeypatch.setitem(registry.REGISTRY, "test-gpen", entry("test-gpen", "gpen", "someone/tiny", "Tiny.pth", data))
-    assert lab.model_choices()[:2] == ([lab.SHIPPED_CHOICE, "test-gpen"], True)
-    pipe, info = lab.load_model("test-gpen")
-    assert pipe.model.config.face_template == "gpen" and info.config["face_template"] == "gpen"
-    about = info.markdown()
-    assert "non-commercial" in about and "someone/tiny" in about and "gpen template" in about
-    assert "non-commercial" in info.card
-
-
-@pytest.fixture(scope="module")
-def small_clip(tmp_path_factory):
-    import cv2
-
-    from gpen_hf.video.synthetic import pan_zoom_transforms, render_clip, write_clip
-
-    image = np.ascontiguousarray(cv2.imread(str(SMALL_PHOTO))[:, :, ::-1])
-    frames = render_clip(image, pan_zoom_transforms(8, (128, 96), (image.shape[1], image.shape[0])), (128, 96))
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    write_clip(path, frames)
-    return path
-
-
-def test_restore_video_tab(client, small_clip):
+def test_restore_video_tab(client, space_clip):
     from gpen_hf.video.io import VideoReader
 
-    before, after, download, summary = client.predict(handle_file(str(small_clip)), 1.0,
+    before, after, download, summary = client.predict(handle_file(str(space_clip)), 1.0,
                                                       api_name="/restore_video")
     assert "**8 frames**" in summary and "1 face track(s)" in summary
     reader = VideoReader(download)
@@ -207,16 +112,10 @@ def test_restore_video_tab(client, small_clip):
     assert reader.audio is not None and after and before
 
 
-def test_restore_video_tab_limits_and_bad_input(client, small_clip, tmp_path, monkeypatch):
+def test_restore_video_tab_limits_reach_the_client(client, space_clip, monkeypatch):
     load_app_module()
-    import video_tab
+    import handlers
 
-    monkeypatch.setattr(video_tab, "MAX_FRAMES", 5)
+    monkeypatch.setattr(handlers, "MAX_FRAMES", 5)  # the other limits and bad clips: test_space_handlers.py
     with pytest.raises(AppError, match="has 8 frames; the limit here is 5"):
-        client.predict(handle_file(str(small_clip)), 1.0, api_name="/restore_video")
-    monkeypatch.setattr(video_tab, "MAX_SIDE", 100)
-    with pytest.raises(AppError, match="128×96; the limit here is 100 px"):
-        client.predict(handle_file(str(small_clip)), 1.0, api_name="/restore_video")
-    (tmp_path / "notes.mp4").write_text("not a video")
-    with pytest.raises(AppError, match="not a video"):
-        client.predict(handle_file(str(tmp_path / "notes.mp4")), 1.0, api_name="/restore_video")
+        client.predict(handle_file(str(space_clip)), 1.0, api_name="/restore_video")

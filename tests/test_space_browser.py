@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _space_app import ROOT, SPACE, launch, make_tiny_model
+from _space_app import PHOTO, ROOT, launch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -43,8 +43,8 @@ USE_SHIPPED = UPDATE_SCREENSHOTS and (SHIPPED_MODEL / "config.json").is_file()
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    model = SHIPPED_MODEL if USE_SHIPPED else make_tiny_model(tmp_path_factory.mktemp("browser") / "tiny-gpen")
+def app_url(tiny_space_model):
+    model = SHIPPED_MODEL if USE_SHIPPED else tiny_space_model
     demo, url = launch(model)
     try:
         yield url
@@ -78,7 +78,7 @@ def _screenshot(page, name: str, tmp_path: Path) -> Path:
 
 def test_restore_tab_in_browser(page, tmp_path):
     page.get_by_role("tab", name="Restore").click()
-    page.locator("input[type=file]").first.set_input_files(str(SPACE / "examples" / "faceapi__sample3.jpg"))
+    page.locator("input[type=file]").first.set_input_files(str(PHOTO))
     page.get_by_role("button", name="Restore", exact=True).click()
     page.get_by_text("face(s)").first.wait_for()
     page.get_by_text("cropped | restored").first.wait_for()

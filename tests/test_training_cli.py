@@ -35,13 +35,18 @@ def faces(tmp_path_factory) -> Path:
     return root
 
 
-def run_cli(script: str, *args: str, launcher: list[str] | None = None, check: bool = True) -> list[dict]:
+def run_cli(script: str, *args: str, launcher: list[str] | None = None) -> dict:
+    """Run a training script to the end; returns the summary it wrote into its ``--output_dir``."""
+    from gpen_hf.training.progress import SUMMARY_FILE, read_summary
+
+    out = Path(args[list(args).index("--output_dir") + 1])
+    (out / SUMMARY_FILE).unlink(missing_ok=True)  # the summary read below is this invocation's
     cmd = (launcher or [sys.executable]) + [str(ROOT / "training" / script), *map(str, args)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT, check=False)
-    if check and proc.returncode != 0:
+    if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return [json.loads(line[len("SUMMARY "):]) for line in proc.stdout.splitlines() if line.startswith("SUMMARY ")]
+    return read_summary(out)
 
 
 def finetune_args(faces: Path, out: Path, *extra: str) -> list[str]:
@@ -58,10 +63,10 @@ def assert_same_weights(a: Path, b: Path) -> None:
 
 def test_pretrain_then_finetune_from_prior(faces, tmp_path):
     prior = tmp_path / "prior"
-    (summary,) = run_cli("pretrain_prior.py", "--train_data_dir", faces, "--output_dir", prior, *TINY, *TINY_ARCH,
-                         "--max_train_steps", "3", "--r1_every", "2", "--path_length_weight", "2",
-                         "--path_length_every", "2", "--diffaugment", "color,translation,cutout", "--use_ema",
-                         "--validation_steps", "3", "--checkpointing_steps", "2", "--random_flip")
+    summary = run_cli("pretrain_prior.py", "--train_data_dir", faces, "--output_dir", prior, *TINY, *TINY_ARCH,
+                      "--max_train_steps", "3", "--r1_every", "2", "--path_length_weight", "2",
+                      "--path_length_every", "2", "--diffaugment", "color,translation,cutout", "--use_ema",
+                      "--validation_steps", "3", "--checkpointing_steps", "2", "--random_flip")
     assert summary["step"] == 3 and np.isfinite(summary["train/g_loss"])
     for sub in ("generator", "discriminator"):  # the layout of stage 2: generator/ holds the EMA weights
         assert (prior / sub / "config.json").is_file()
@@ -73,8 +78,8 @@ def test_pretrain_then_finetune_from_prior(faces, tmp_path):
     assert g(torch.randn(1, 32)).shape == (1, 3, 16, 16)
 
     out = tmp_path / "gpen"
-    (summary,) = run_cli("finetune.py", "--pretrained_prior", prior, "--train_data_dir", faces, "--output_dir", out,
-                         *TINY, "--max_train_steps", "2", "--use_ema", "--validation_steps", "2")
+    summary = run_cli("finetune.py", "--pretrained_prior", prior, "--train_data_dir", faces, "--output_dir", out,
+                      *TINY, "--max_train_steps", "2", "--use_ema", "--validation_steps", "2")
     assert summary["step"] == 2 and {"train/adv", "train/content", "train/fm"} <= summary.keys()
     from gpen_hf.models import GPENDiscriminator, GPENModel
 
@@ -96,6 +101,8 @@ def test_finetune_loads_prior_weights_into_decoder(faces, tmp_path):
         assert torch.equal(model.generator.state_dict()[k], v), k
     with pytest.raises(ValueError, match="noise_mode='add' but the prior has 'concat'"):
         gpen_from_prior(tmp_path / "p", noise_mode="add")
+    # a tuple asks for what the config (read back from JSON) holds as a list
+    assert gpen_from_prior(tmp_path / "p", blur_kernel=(1, 3, 3, 1))[0].config.blur_kernel == [1, 3, 3, 1]
 
 
 def test_empty_data_dir_error_names_dir_and_extensions(tmp_path):
@@ -108,7 +115,7 @@ def test_empty_data_dir_error_names_dir_and_extensions(tmp_path):
 
 @pytest.mark.parametrize("ablation", [["--freeze_decoder"], ["--noise_mode", "add"], ["--noise_mode", "none"]])
 def test_finetune_ablations_run(faces, tmp_path, ablation):
-    (summary,) = run_cli("finetune.py", *finetune_args(faces, tmp_path, "--max_train_steps", "2", *ablation))
+    summary = run_cli("finetune.py", *finetune_args(faces, tmp_path, "--max_train_steps", "2", *ablation))
     assert summary["step"] == 2
     from gpen_hf.models import GPENModel
 
@@ -135,11 +142,11 @@ def test_freeze_decoder_keeps_prior_weights(faces, tmp_path):
 def test_resume_continues_identically(faces, tmp_path):
     args = ("--max_train_steps", "4", "--checkpointing_steps", "2", "--use_ema", "--lr_scheduler", "linear",
             "--gradient_accumulation_steps", "2", "--random_flip", "--random_jitter", "0.04")
-    (full,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *args))
-    (first,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "split", *args, "--stop_after_steps", "2"))
+    full = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *args))
+    first = run_cli("finetune.py", *finetune_args(faces, tmp_path / "split", *args, "--stop_after_steps", "2"))
     assert first["step"] == 2 and not (tmp_path / "split" / "generator").exists()
-    (second,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "split", *args,
-                                                      "--resume_from_checkpoint", "latest"))
+    second = run_cli("finetune.py", *finetune_args(faces, tmp_path / "split", *args,
+                                                   "--resume_from_checkpoint", "latest"))
     assert second["step"] == 4
     assert second["generator_digest"] == full["generator_digest"]
     assert second["discriminator_digest"] == full["discriminator_digest"]
@@ -158,8 +165,8 @@ def test_resume_continues_identically(faces, tmp_path):
                             tmp_path / "full" / sub / "diffusion_pytorch_model.safetensors")
     # and a checkpoint is a start folder for a new run: both models are taken from it
     start = tmp_path / "split" / "checkpoint-2"
-    (zero,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "next", "--max_train_steps", "0",
-                                                    "--pretrained_model_name_or_path", start))
+    zero = run_cli("finetune.py", *finetune_args(faces, tmp_path / "next", "--max_train_steps", "0",
+                                                 "--pretrained_model_name_or_path", start))
     assert zero["step"] == 0
     for sub in ("generator", "discriminator"):
         assert_same_weights(start / sub / "diffusion_pytorch_model.safetensors",
@@ -178,10 +185,10 @@ def test_pretrain_resume_continues_identically(faces, tmp_path):
     args = ("--train_data_dir", faces, *TINY, *TINY_ARCH, "--max_train_steps", "4", "--checkpointing_steps", "2",
             "--use_ema", "--r1_every", "2", "--path_length_weight", "2", "--path_length_every", "2",
             "--diffaugment", "color,translation,cutout", "--lr_scheduler", "linear", "--validation_steps", "0")
-    (full,) = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "full")
-    (first,) = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "split", "--stop_after_steps", "2")
-    (second,) = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "split", "--resume_from_checkpoint",
-                        "latest")
+    full = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "full")
+    first = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "split", "--stop_after_steps", "2")
+    second = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "split", "--resume_from_checkpoint",
+                     "latest")
     assert (first["step"], second["step"]) == (2, 4)
     assert second["generator_digest"] == full["generator_digest"]
     assert second["discriminator_digest"] == full["discriminator_digest"]
@@ -219,8 +226,8 @@ def test_resume_after_kill_matches_uninterrupted_run(faces, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     (tmp_path / "killed" / "checkpoint-99.tmp").mkdir()  # a half-written checkpoint must never be picked
-    (resumed,) = run_cli("finetune.py", *args, "--resume_from_checkpoint", "latest")
-    (full,) = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *extra))
+    resumed = run_cli("finetune.py", *args, "--resume_from_checkpoint", "latest")
+    full = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *extra))
     assert resumed["step"] == full["step"] == 30
     assert resumed["generator_digest"] == full["generator_digest"]
     assert_same_weights(tmp_path / "full" / "generator" / "diffusion_pytorch_model.safetensors",
@@ -235,7 +242,7 @@ def test_two_process_ddp_keeps_replicas_identical(faces, tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
     summaries = run_cli("finetune.py", *finetune_args(faces, tmp_path, "--max_train_steps", "3", "--use_ema",
                                                       "--checkpointing_steps", "2", "--freeze_decoder"),
-                        launcher=launcher)
+                        launcher=launcher)["processes"]  # each rank's digests
     assert sorted(s["rank"] for s in summaries) == [0, 1]
     assert summaries[0]["generator_digest"] == summaries[1]["generator_digest"]
     assert summaries[0]["discriminator_digest"] == summaries[1]["discriminator_digest"]
@@ -308,9 +315,9 @@ def test_pretrain_grows_from_a_smaller_prior_and_reads_weighted_sources(faces, t
     small = tmp_path / "prior16"
     run_cli("pretrain_prior.py", "--train_data_dir", faces, "--output_dir", small, *TINY, *TINY_ARCH,
             "--max_train_steps", "2", "--validation_steps", "0")
-    (summary,) = run_cli("pretrain_prior.py", "--train_data_dir", faces, faces / "sub", "--source_weights", "1",
-                         "0.5", "--output_dir", tmp_path / "prior32", *TINY, "--resolution", "32", *TINY_ARCH,
-                         "--max_train_steps", "1", "--validation_steps", "0", "--init_from", small)
+    summary = run_cli("pretrain_prior.py", "--train_data_dir", faces, faces / "sub", "--source_weights", "1",
+                      "0.5", "--output_dir", tmp_path / "prior32", *TINY, "--resolution", "32", *TINY_ARCH,
+                      "--max_train_steps", "1", "--validation_steps", "0", "--init_from", small)
     assert summary["step"] == 1
     from gpen_hf.models import StyleGAN2Prior
 

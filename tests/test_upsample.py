@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from _hub_cache import authors_rrdbnet_file, entry, put_file
+from _models import TINY_GPEN_64
 from huggingface_hub import constants
 from PIL import Image
 
@@ -67,7 +68,7 @@ def test_realesrnet_by_name_in_the_pipeline(tmp_path: Path, monkeypatch: pytest.
                                                               data))
     up = get_upsampler("test-esr")
     assert isinstance(up, RealESRNetUpsampler) and up.net.config.scale == 2
-    pipe = GPENPipeline(GPENModel(resolution=64, style_dim=128, n_mlp=2, channel_multiplier=1, narrow=0.125))
+    pipe = GPENPipeline(GPENModel(**TINY_GPEN_64))
     out = pipe(PHOTO, upscale=2, background_upsampler="test-esr", max_faces=1, output_type="np")
     h, w = np.asarray(Image.open(PHOTO)).shape[:2]
     assert out.image.shape == (2 * h, 2 * w, 3)

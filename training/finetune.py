@@ -10,7 +10,6 @@ See training/README.md for multi-GPU and multi-node launch lines.
 from __future__ import annotations
 
 import argparse
-import json
 
 from gpen_hf.degradation import PRESETS
 from gpen_hf.training.data import MAX_JITTER
@@ -49,5 +48,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    summary = run(parse_args())
-    print("SUMMARY " + json.dumps(summary), flush=True)  # one line per rank, for scripts and tests
+    run(parse_args())  # writes output_dir/summary.json

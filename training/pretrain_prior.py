@@ -10,7 +10,6 @@ Writes ``generator/`` (the EMA weights with --use_ema) and ``discriminator/`` (d
 from __future__ import annotations
 
 import argparse
-import json
 
 from gpen_hf.training.pretrain import run
 from gpen_hf.training.setup import add_architecture_args, add_common_args
@@ -37,5 +36,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    summary = run(parse_args())
-    print("SUMMARY " + json.dumps(summary), flush=True)  # one line per rank, for scripts and tests
+    run(parse_args())  # writes output_dir/summary.json

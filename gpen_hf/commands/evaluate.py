@@ -98,6 +98,10 @@ def _baselines(spec: str) -> tuple[str, ...]:
 
 
 def _resize(faces, size: int):
+    """The evaluation's faces at a model's resolution: bicubic both ways, as evaluate has always resized (so
+    numbers stay comparable across versions)."""
     import cv2
 
-    return [f if f.shape[0] == size else cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in faces]
+    from ..faces.align import resize_face
+
+    return [resize_face(f, size, interpolation=cv2.INTER_CUBIC) for f in faces]

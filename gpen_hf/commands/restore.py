@@ -49,11 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_paste_options(parser: argparse.ArgumentParser) -> None:
     """How faces go back into the picture; ``restore`` and ``restore-video`` share them (and the paste-back)."""
+    from gpen_hf.faces.mask import MASK_KINDS
+
     parser.add_argument("--alpha", type=_alpha, default="auto",
                         help="fidelity blend per face: 'auto' (default) measures each face's blur, noise and "
                              "JPEG blocking and leaves clean faces almost untouched; a number in [0, 1] forces "
                              "it (1 = restored face only, 0 = input face)")
-    parser.add_argument("--mask", choices=["face", "parsing", "square"], default="face",
+    parser.add_argument("--mask", choices=MASK_KINDS, default="face",
                         help="where restored faces are pasted: the face region (default: hair, ears and "
                              "background keep the photo), a face-parsing mask (needs --parsenet) or the square "
                              "crop")

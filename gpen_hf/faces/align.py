@@ -31,13 +31,15 @@ def face_template(name: str, resolution: int) -> np.ndarray:
     return TEMPLATES_512[name] * (resolution / 512.0)
 
 
-def resize_face(rgb: np.ndarray, size: int) -> np.ndarray:
+def resize_face(rgb: np.ndarray, size: int, interpolation: int | None = None) -> np.ndarray:
     """An aligned face (square, or nearly) at ``size``×``size``: area filter when shrinking (no aliasing),
-    bicubic when enlarging; the array itself when it already has that size."""
+    bicubic when enlarging, or the OpenCV ``interpolation`` flag given either way; the array itself when it
+    already has that size."""
     if rgb.shape[:2] == (size, size):
         return rgb
-    interp = cv2.INTER_AREA if max(rgb.shape[:2]) > size else cv2.INTER_CUBIC
-    return cv2.resize(rgb, (size, size), interpolation=interp)
+    if interpolation is None:
+        interpolation = cv2.INTER_AREA if max(rgb.shape[:2]) > size else cv2.INTER_CUBIC
+    return cv2.resize(rgb, (size, size), interpolation=interpolation)
 
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:

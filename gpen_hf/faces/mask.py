@@ -14,7 +14,7 @@ seam shows at any size. Kinds:
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -22,7 +22,7 @@ import numpy as np
 from gpen_hf.faces.align import FFHQ_TEMPLATE_512
 
 MaskKind = Literal["face", "parsing", "square"]
-MASK_KINDS: tuple[str, ...] = ("face", "parsing", "square")
+MASK_KINDS: tuple[str, ...] = get_args(MaskKind)
 #: Gaussian feather sigma of the face masks, as a fraction of the crop.
 FACE_FEATHER = 0.03
 

@@ -24,6 +24,7 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from gpen_hf.faces.align import resize_face
 from gpen_hf.image_io import IMAGE_EXTENSIONS
 
 #: faces are kept in memory (uint8, at the size they are loaded at) up to this many bytes, else read on demand
@@ -86,12 +87,9 @@ def load_face(path: Path, resolution: int) -> np.ndarray:
     """Read an aligned face as RGB uint8 and resize it to ``resolution``² (area filter when shrinking)."""
     with Image.open(path) as im:
         rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    if rgb.shape[:2] != (resolution, resolution):
-        if rgb.shape[0] != rgb.shape[1]:
-            raise ValueError(f"{path}: aligned faces must be square, got {rgb.shape[1]}x{rgb.shape[0]}")
-        interp = cv2.INTER_AREA if rgb.shape[0] > resolution else cv2.INTER_CUBIC
-        rgb = cv2.resize(rgb, (resolution, resolution), interpolation=interp)
-    return np.ascontiguousarray(rgb)
+    if rgb.shape[0] != rgb.shape[1]:
+        raise ValueError(f"{path}: aligned faces must be square, got {rgb.shape[1]}x{rgb.shape[0]}")
+    return np.ascontiguousarray(resize_face(rgb, resolution))
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -185,7 +183,7 @@ class FaceStream(Dataset):
             face = np.ascontiguousarray(face[:, ::-1])
         if self.jitter:
             face = self._jittered(face, np.random.default_rng([self.seed, int(position), 2]))
-            face = cv2.resize(face, (self.resolution, self.resolution), interpolation=cv2.INTER_AREA)
+            face = resize_face(face, self.resolution)  # from the oversampled size: the area filter
         return face
 
     def _jittered(self, face: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -17,7 +17,7 @@ from .checkpointing import TrainState, requires_grad
 from .data import DegradedPairStream
 from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
 from .prior import gpen_from_prior
-from .progress import TrainingProgress, ema_weights, log_grid, save_final, to_uint8_grid
+from .progress import TrainingProgress, ema_weights, log_grid, to_uint8_grid
 from .setup import ARCHITECTURE_OPTIONS, make_accelerator, prepare_gan
 
 logger = logging.getLogger(__name__)
@@ -99,8 +99,8 @@ class Validator:
         return metrics
 
 
-def run(args: argparse.Namespace) -> dict[str, float]:
-    """Train; returns a summary (final step, images/s, last losses)."""
+def run(args: argparse.Namespace) -> dict:
+    """Train; returns the summary it writes to ``output_dir/summary.json``."""
     accelerator = make_accelerator(args)
     model, disc = build_models(args)
     if args.freeze_decoder:
@@ -151,8 +151,4 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             unwrapped = accelerator.unwrap_model(model)
             with ema_weights(gan.ema, unwrapped):
                 accelerator.log(validator(accelerator, unwrapped, args, step), step=step)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
-        save_final(accelerator, model, disc, gan.ema, args)
-    accelerator.end_training()
-    return progress.summary(disc)
+    return progress.finish(disc)

@@ -20,7 +20,8 @@ from .checkpointing import TrainState
 from .data import FaceStream
 from .grow import grow_discriminator, grow_prior
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
-from .progress import TrainingProgress, ema_weights, log_grid, save_final, to_uint8_grid
+from .prior import config_mismatches
+from .progress import TrainingProgress, ema_weights, log_grid, to_uint8_grid
 from .setup import make_accelerator, prepare_gan
 
 logger = logging.getLogger(__name__)
@@ -38,12 +39,8 @@ def initial_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
     """``--init_from``: the generator and discriminator of another stage-1 folder (a run's output or one of its
     checkpoints), grown to this run's resolution if smaller; the architecture must otherwise match."""
     small = StyleGAN2Prior.from_pretrained(folder, subfolder="generator")
-
-    def plain(value):  # config values read back from JSON are lists where the constructor had tuples
-        return list(value) if isinstance(value, (list, tuple)) else value
-
-    mismatched = {k: (small.config[k], prior.config[k]) for k in prior.config
-                  if k != "resolution" and not k.startswith("_") and plain(small.config.get(k)) != plain(prior.config[k])}
+    mismatched = config_mismatches(small.config, {k: v for k, v in prior.config.items()
+                                                  if k != "resolution" and not k.startswith("_")})
     if mismatched:
         raise ValueError(f"--init_from {folder}: its prior differs in " + ", ".join(
             f"{k} ({theirs!r}, asked for {mine!r})" for k, (theirs, mine) in mismatched.items()))
@@ -54,8 +51,8 @@ def initial_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
     return grown, grow_discriminator(d_small, prior.config.resolution)
 
 
-def run(args: argparse.Namespace) -> dict[str, float]:
-    """Train the prior; returns a summary (final step, images/s, last losses)."""
+def run(args: argparse.Namespace) -> dict:
+    """Train the prior; returns the summary it writes to ``output_dir/summary.json``."""
     accelerator = make_accelerator(args)
     policy = parse_policy(args.diffaugment)
     prior = StyleGAN2Prior(resolution=args.resolution, style_dim=args.style_dim, n_mlp=args.n_mlp,
@@ -114,8 +111,4 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             with torch.no_grad(), accelerator.autocast(), ema_weights(gan.ema, accelerator.unwrap_model(prior)):
                 samples = accelerator.unwrap_model(prior)(val_z)
             log_grid(accelerator, args, to_uint8_grid([samples]), step, "samples")
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process and progress.global_step >= args.max_train_steps:
-        save_final(accelerator, prior, disc, gan.ema, args)
-    accelerator.end_training()
-    return progress.summary(disc)
+    return progress.finish(disc)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gpen_hf.models import GPENDiscriminator, GPENModel, StyleGAN2Prior
 
@@ -11,6 +13,16 @@ from .setup import architecture_defaults
 #: where stage-1 folders keep the prior, in the order stage 2 prefers them: ``generator_ema/`` is the EMA of
 #: folders written before both stages saved one layout (``generator/`` = the weights to use, EMA when EMA is on)
 PRIOR_SUBFOLDERS = ("generator_ema", "generator")
+
+
+def config_mismatches(loaded: Mapping[str, Any], requested: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{key: (loaded value, requested value)}`` for each requested key whose value the loaded config does not
+    have (lists and tuples compare alike: config values read back from JSON are lists)."""
+
+    def plain(value):
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    return {k: (loaded.get(k), v) for k, v in requested.items() if plain(loaded.get(k)) != plain(v)}
 
 
 def load_prior(path: str | Path) -> StyleGAN2Prior:
@@ -32,10 +44,10 @@ def gpen_from_prior(path: str | Path, **gpen_kwargs) -> tuple[GPENModel, GPENDis
     architecture (resolution, widths, noise mode), never contradict it."""
     prior = load_prior(path)
     config = {k: prior.config[k] for k in architecture_defaults()}
-    clashes = {k: (v, config[k]) for k, v in gpen_kwargs.items() if k in config and v is not None and v != config[k]}
+    clashes = config_mismatches(config, {k: v for k, v in gpen_kwargs.items() if k in config and v is not None})
     if clashes:
         raise ValueError(f"options contradict the prior in {path}: " + ", ".join(
-            f"{k}={mine!r} but the prior has {theirs!r}" for k, (mine, theirs) in clashes.items()))
+            f"{k}={mine!r} but the prior has {theirs!r}" for k, (theirs, mine) in clashes.items()))
     model = GPENModel(**config)
     model.generator.load_state_dict(prior.generator.state_dict())
     disc = None

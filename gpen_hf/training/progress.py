@@ -1,6 +1,10 @@
 """What a training stage does after each optimiser step and at its end: EMA update, step count, loss logging,
 checkpoints, validation grids, the final ``save_pretrained`` folders, the run's summary and the Hub upload.
 
+The summary (final step, images/s, the last logged terms, and each process's weight digests) is written to
+``output_dir/summary.json`` (:data:`SUMMARY_FILE`) at the end of every invocation, also one that stopped early;
+scripts and tests read it with :func:`read_summary`.
+
 Both stages save the same layout, in each checkpoint and at the end: ``generator/`` (the weights to use: the EMA
 ones with ``--use_ema``) and ``discriminator/``.
 """
@@ -8,6 +12,7 @@ ones with ``--use_ema``) and ``discriminator/``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import time
@@ -16,11 +21,23 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from .checkpointing import parameter_digest, save_checkpoint
 
 logger = logging.getLogger(__name__)
+
+#: the run's summary, in its output folder
+SUMMARY_FILE = "summary.json"
+
+
+def read_summary(output_dir: str | Path) -> dict:
+    """The summary the last invocation of a training stage wrote into ``output_dir``."""
+    path = Path(output_dir) / SUMMARY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the run in {output_dir} has not finished")
+    return json.loads(path.read_text())
 
 
 def to_uint8_grid(rows: list[torch.Tensor]) -> np.ndarray:
@@ -138,15 +155,32 @@ class TrainingProgress:
             save_checkpoint(self.accelerator, args.output_dir, step, args.checkpoints_total_limit)
         return step
 
-    def summary(self, discriminator: torch.nn.Module) -> dict[str, float]:
-        """Final step, rank, weight digests (for resume/DDP checks), images/s and the last logged terms."""
+    def finish(self, discriminator: torch.nn.Module) -> dict:
+        """End the run on every rank: once all ranks are here, :func:`save_final` (main process, when the run
+        reached ``--max_train_steps``), then write the run's summary to ``output_dir/summary.json`` (main
+        process), end the trackers and the process group, and return the summary: final step, images/s and the
+        last logged terms of the main process, and under ``processes`` each process's rank and weight digests
+        (equal digests on every rank: DDP kept the replicas identical; equal to another run's: the same
+        weights, as when a resumed run is checked against an uninterrupted one)."""
+        accelerator = self.accelerator
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process and self.global_step >= self.args.max_train_steps:
+            save_final(accelerator, self.model, discriminator, self.ema, self.args)
         self.bar.close()
-        unwrap = self.accelerator.unwrap_model
-        return {"step": self.global_step, "rank": self.accelerator.process_index,
+        unwrap = accelerator.unwrap_model
+        mine = {"rank": accelerator.process_index,
                 "generator_digest": parameter_digest(unwrap(self.model)),
-                "discriminator_digest": parameter_digest(unwrap(discriminator)),
-                "images_per_second": self.speed.images_per_second,
-                **{k: v for k, v in self.logs.items() if not math.isnan(v)}}
+                "discriminator_digest": parameter_digest(unwrap(discriminator))}
+        summary = {"step": self.global_step, **mine, "images_per_second": self.speed.images_per_second,
+                   **{k: v for k, v in self.logs.items() if not math.isnan(v)},
+                   "processes": gather_object([mine])}
+        if accelerator.is_main_process:
+            path = Path(self.args.output_dir) / SUMMARY_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(summary, indent=1) + "\n")
+            logger.info("step %d, %.2f images/s; summary in %s", self.global_step, summary["images_per_second"], path)
+        accelerator.end_training()
+        return summary
 
 
 def push_to_hub(args: argparse.Namespace) -> None:
@@ -155,7 +189,7 @@ def push_to_hub(args: argparse.Namespace) -> None:
 
     repo_id = create_repo(args.hub_model_id or Path(args.output_dir).name, exist_ok=True, token=args.hub_token).repo_id
     upload_folder(repo_id=repo_id, folder_path=args.output_dir, token=args.hub_token,
-                  ignore_patterns=["checkpoint-*", "logs/*", "validation/*"])
+                  ignore_patterns=["checkpoint-*", "logs/*", "validation/*", SUMMARY_FILE])
 
 
 def save_final(accelerator: Accelerator, model: torch.nn.Module, discriminator: torch.nn.Module, ema,
