@@ -83,6 +83,11 @@ def _model_resolution(model: torch.nn.Module, resolution: int | None) -> int:
     return int(value)
 
 
+def _noise(quality) -> float:
+    """The photo's noise σ around a face (0 when it was not measured: only the gate's noise floor)."""
+    return float(quality.noise) if quality is not None else 0.0
+
+
 def _blocking_part(quality) -> float:
     """How JPEG-blocked a face is, 0–1 (closes the band-split's signal gate)."""
     if quality is None:
@@ -310,7 +315,7 @@ class GPENPipeline:
             crops, matrices = [c for c, _ in warped], [m for _, m in warped]
 
         restored = self.restore_faces(crops, batch_size, autocast_dtype, memory_budget_mb) if crops else []
-        masks = self._masks(crops, "square" if aligned else mask)
+        masks = self.paste_masks(crops, "square" if aligned else mask)
         if colour_match:
             restored = [match_colour(r, c, m) for r, c, m in zip(restored, crops, masks)]
 
@@ -323,19 +328,15 @@ class GPENPipeline:
         to_out = np.diag([w / out_w, h / out_h, 1.0])  # output pixels → input pixels
         out_matrices = [np.asarray(m) @ to_out for m in matrices]
         out_landmarks = dets.landmarks * np.array([out_w / w, out_h / h], np.float32)
-        fidelity = [self._fidelity(r, c, rgb, background, lm, olm, alpha, identity_guard)
+        fidelity = [self.face_fidelity(r, c, rgb, lm, alpha, identity_guard, background, olm)
                     for r, c, lm, olm in zip(restored, crops, dets.landmarks, out_landmarks)]
-        noise = [f.quality.noise if f.quality is not None else 0.0 for f in fidelity]
-        blocking = [_blocking_part(f.quality) for f in fidelity]
-        alphas = [f.alpha for f in fidelity]
         if aligned:
-            result = self._paste_aligned(background, restored[0], crops[0], alphas[0], noise[0], blocking[0])
-        elif restored:
-            result = paste_faces(background, restored, out_matrices, self.aligner, masks, crops, alphas, noise,
-                                 blocking)
+            f = fidelity[0]
+            result = self._paste_aligned(background, restored[0], crops[0], f.alpha, _noise(f.quality),
+                                         _blocking_part(f.quality))
         else:
-            result = background
-        blended = [blend_crops(r, c, a) for r, c, a in zip(restored, crops, alphas)]
+            result = self.paste_back(background, restored, crops, out_matrices, masks, fidelity)
+        blended = [blend_crops(r, c, f.alpha) for r, c, f in zip(restored, crops, fidelity)]
         message = (f"{len(crops)} face(s) restored" if crops
                    else "no face found; the input is returned unchanged" + (" (upscaled)" if upscale != 1 else ""))
         if not crops:
@@ -344,8 +345,9 @@ class GPENPipeline:
         out.fidelity = fidelity
         return out
 
-    def _masks(self, crops: list[np.ndarray], kind: str) -> list[np.ndarray]:
-        """Crop-space paste masks, one per face (a parsing mask is computed per face)."""
+    def paste_masks(self, crops: list[np.ndarray], kind: str) -> list[np.ndarray]:
+        """Crop-space paste masks of ``kind`` (:data:`MASK_KINDS`), one per face (a parsing mask is computed
+        per face, by ``parsing_model``)."""
         if kind != "parsing":
             return [crop_mask(kind, self.resolution)] * len(crops)
         if not crops:
@@ -365,17 +367,31 @@ class GPENPipeline:
         r = self.resolution
         return [feather_parsing_mask(resize_face(m, r, cv2.INTER_AREA)) for m in hard]
 
-    def _fidelity(self, restored: np.ndarray, crop: np.ndarray, photo: np.ndarray, background: np.ndarray,
-                  landmarks: np.ndarray, out_landmarks: np.ndarray, alpha: float | str,
-                  guard: bool) -> FaceFidelity:
-        """One face's blend weight: measured (``"auto"``) or given, then checked by the identity guard."""
-        quality = estimate_quality(analysis_crop(background, out_landmarks), None,
-                                   photo_block_region(photo, landmarks))
+    def face_fidelity(self, restored: np.ndarray, crop: np.ndarray, photo: np.ndarray, landmarks: np.ndarray,
+                      alpha: float | str, guard: bool, background: np.ndarray | None = None,
+                      out_landmarks: np.ndarray | None = None) -> FaceFidelity:
+        """One face's degradation (measured in ``background``, the output canvas, default ``photo``, at
+        ``out_landmarks``; it also sets the paste's signal gate) and blend weight: from the degradation
+        (``alpha="auto"``) or given, then checked by the identity guard."""
+        canvas = photo if background is None else background
+        quality = estimate_quality(analysis_crop(canvas, landmarks if out_landmarks is None else out_landmarks),
+                                   None, photo_block_region(photo, landmarks))
         weight = alpha_from_quality(quality) if alpha == "auto" else float(alpha)
         if not guard or weight <= 0.0:
             return FaceFidelity(quality, weight)
         weight_after, similarity, lowered = self.guard(restored, crop, weight)
         return FaceFidelity(quality, weight_after, similarity, lowered)
+
+    def paste_back(self, background: np.ndarray, restored: list[np.ndarray], crops: list[np.ndarray],
+                   matrices: list[np.ndarray], masks: list[np.ndarray],
+                   fidelity: list[FaceFidelity]) -> np.ndarray:
+        """Blend restored faces into ``background`` (band-split, per-face ``alpha`` and signal gate from
+        ``fidelity``); ``matrices`` map ``background`` pixels to crop pixels. Photos and videos both use it."""
+        if not restored:
+            return background
+        return paste_faces(background, restored, matrices, self.aligner, masks, crops,
+                           [f.alpha for f in fidelity], [_noise(f.quality) for f in fidelity],
+                           [_blocking_part(f.quality) for f in fidelity])
 
     def _paste_aligned(self, photo: np.ndarray, restored: np.ndarray, crop: np.ndarray, alpha: float,
                        noise: float, blocking: float) -> np.ndarray:

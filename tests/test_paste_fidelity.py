@@ -152,7 +152,7 @@ def test_parsing_mask_with_a_random_weight_parsenet() -> None:
     pipe = GPENPipeline(Identity(), resolution=64, parsing_model=net)
     out = pipe(photo, alpha=1.0, mask="parsing", identity_guard=False, output_type="np")
     assert out.num_faces == 1 and out.image.shape == photo.shape
-    masks = pipe._masks(out.cropped_faces, "parsing")
+    masks = pipe.paste_masks(out.cropped_faces, "parsing")
     assert masks[0].shape == (64, 64) and 0.0 <= masks[0].min() and masks[0].max() <= 1.0
     with pytest.raises(ValueError, match="parsing"):
         GPENPipeline(Identity(), resolution=64)(photo, mask="parsing")

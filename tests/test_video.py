@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from gpen_hf.faces.mask import crop_mask
 from gpen_hf.pipeline import GPENPipeline
 from gpen_hf.video.io import VideoError, VideoReader, VideoWriter
 from gpen_hf.video.restore import VideoRestorer, restore_video
@@ -63,7 +64,8 @@ def audio_samples(path: Path) -> tuple[str, int, int]:
 
 def test_restore_video_keeps_frames_rate_size_and_audio(pipe, clip_file, tmp_path) -> None:
     out = tmp_path / "out.mp4"
-    result = restore_video(pipe, clip_file, out, progress=False, batch_size=4)
+    result = restore_video(pipe, clip_file, out, progress=False, batch_size=4, alpha=1.0,
+                           identity_guard=False)
     frames, pts, reader = decode(out)
     src_frames, src_pts, src = decode(clip_file)
     assert result.complete and result.frames == len(frames) == len(src_frames) == 16
@@ -134,9 +136,10 @@ def test_temporal_blend_reduces_shimmer(pipe, clip) -> None:
     frames, transforms = clip
     landmarks = pipe.detector.detect(photo()).landmarks[0]
     masks = [face_mask(landmarks, m, SIZE) for m in transforms]
+    forced = {"alpha": 1.0, "identity_guard": False}
     plain = list(pipe.restore_frames(frames, input_strength=0.0, output_strength=0.0, smooth=False,
-                                     detect_every=1))
-    steady = list(pipe.restore_frames(frames))
+                                     detect_every=1, **forced))
+    steady = list(pipe.restore_frames(frames, **forced))
     assert warping_error(steady, transforms, masks) < 0.8 * warping_error(plain, transforms, masks)
 
 
@@ -147,7 +150,8 @@ def test_faces_that_appear_mid_clip_fade_in(clip) -> None:
 
     grey_pipe = GPENPipeline(Constant(), resolution=32)
     frames = [np.full_like(clip[0][0], 90)] * 4 + clip[0][:10]
-    restorer = VideoRestorer(grey_pipe, 25, fade=4, detect_every=1, input_strength=0, output_strength=0)
+    restorer = VideoRestorer(grey_pipe, 25, fade=4, detect_every=1, input_strength=0, output_strength=0,
+                             alpha=1.0, identity_guard=False, colour_match=False)
     out = list(restorer(frames))
     change = [float(np.abs(o.astype(np.float32) - f)[50:80, 60:100].mean()) for o, f in zip(out, frames)]
     assert change[:4] == [0.0] * 4
@@ -211,10 +215,97 @@ def test_cli_restore_video(pipe, clip_file, tmp_path, capsys) -> None:
     pipe.model.save_pretrained(tmp_path / "model")
     (tmp_path / "bad.mp4").write_text("nope")
     code = main(["restore-video", str(clip_file), str(tmp_path / "bad.mp4"), "-o", str(tmp_path / "out"),
-                 "--model", str(tmp_path / "model"), "--batch-size", "4", "--alpha", "0.8"])
+                 "--model", str(tmp_path / "model"), "--batch-size", "4", "--alpha", "0.8",
+                 "--mask", "square"])
     captured = capsys.readouterr()
     assert code == 1 and "bad.mp4: not a video" in captured.err and "1 of 2 video(s)" in captured.err
     assert "16 frames, 1 face track(s)" in captured.out and (tmp_path / "out" / "pan.mp4").is_file()
     code = main(["restore-video", str(clip_file), "-o", str(tmp_path / "one.mov"), "--model",
                  str(tmp_path / "model"), "--detect-every", "2", "--temporal", "0", "0"])
     assert code == 0 and len(decode(tmp_path / "one.mov")[0]) == 16
+
+
+class RecordingPipeline(GPENPipeline):
+    """The real pipeline, recording what its paste-back gets; its measured alpha alternates 0.3 / 0.9."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.measured: list[float] = []
+        self.pasted: list[list] = []
+
+    def face_fidelity(self, *args, **kwargs):
+        from dataclasses import replace
+
+        fidelity = super().face_fidelity(*args, **kwargs)
+        self.measured.append(0.3 if len(self.measured) % 2 else 0.9)
+        return replace(fidelity, alpha=self.measured[-1])
+
+    def paste_back(self, background, restored, crops, matrices, masks, fidelity):
+        self.pasted.append([m for m in masks] + [f.alpha for f in fidelity])
+        return super().paste_back(background, restored, crops, matrices, masks, fidelity)
+
+
+def test_video_uses_the_photo_paste_back_with_a_smoothed_alpha(pipe, clip) -> None:
+    recording = RecordingPipeline(pipe.model)
+    frames = clip[0]
+    out = list(recording.restore_frames(frames, alpha="auto", identity_guard=False, detect_every=1))
+    assert len(out) == len(frames) == len(recording.pasted)  # every frame through GPENPipeline.paste_back
+    assert all(np.array_equal(p[0], crop_mask("face", 32)) for p in recording.pasted)
+    pasted = np.array([p[-1] for p in recording.pasted])
+    measured = np.array(recording.measured)
+    assert np.abs(np.diff(measured)).max() == pytest.approx(0.6)
+    assert np.abs(np.diff(pasted[8:])).max() < 0.1 * 0.6  # once started, alpha does not jump with the measure
+    assert 0.45 < pasted[-4:].mean() < 0.75  # and settles near the measure's mean
+    unsmoothed = RecordingPipeline(pipe.model)
+    list(unsmoothed.restore_frames(frames, alpha="auto", identity_guard=False, detect_every=1, smooth=False))
+    assert np.abs(np.diff([p[-1] for p in unsmoothed.pasted])).max() == pytest.approx(0.6)
+
+
+def test_video_paste_masks_follow_the_photo_options(pipe, clip) -> None:
+    frames = clip[0][:6]
+    forced = {"alpha": 1.0, "identity_guard": False, "detect_every": 1}
+    face = np.stack(list(pipe.restore_frames(frames, mask="face", **forced))).astype(np.float32)
+    square = np.stack(list(pipe.restore_frames(frames, mask="square", **forced))).astype(np.float32)
+    source = np.stack(frames).astype(np.float32)
+    # the face mask leaves more of the frame (hair, background) as it came than the square crop does
+    assert np.abs(face - source).mean() < 0.8 * np.abs(square - source).mean()
+    nothing = np.stack(list(pipe.restore_frames(frames, alpha=0.0, identity_guard=False)))
+    assert np.array_equal(nothing, np.stack(frames))  # alpha 0: the frames as they came, steadying and all
+    with pytest.raises(ValueError, match="face-parsing model"):
+        VideoRestorer(pipe, mask="parsing")
+    with pytest.raises(ValueError, match="alpha must be 'auto' or a number"):
+        VideoRestorer(pipe, alpha="sometimes")
+
+
+def test_fidelity_smoother_steadies_jitter_and_follows_a_real_change() -> None:
+    from gpen_hf.faces.quality import FaceQuality
+    from gpen_hf.fidelity import FaceFidelity
+    from gpen_hf.video.temporal import FidelitySmoother
+
+    rng = np.random.default_rng(0)
+    smoother = FidelitySmoother(25)
+    target = np.r_[np.full(50, 0.3), np.full(50, 0.9)]
+    measured = np.clip(target + rng.normal(0, 0.05, 100), 0, 1)
+    out = [smoother(0, FaceFidelity(FaceQuality(0.05, 3.0 + a, 1.2, a), a)) for a in measured]
+    alphas = np.array([f.alpha for f in out])
+    assert np.abs(np.diff(alphas[10:50])).std() < 0.3 * np.abs(np.diff(measured[10:50])).std()
+    assert abs(alphas[75] - 0.9) < 0.1  # the step is followed within a second
+    assert out[-1].quality.noise == pytest.approx(3.9, abs=0.2)  # the gate's noise is smoothed with it
+
+
+def test_crf_sets_the_output_quality(pipe, clip_file, tmp_path) -> None:
+    from gpen_hf.cli import main
+
+    pipe.model.save_pretrained(tmp_path / "model")
+    sizes = {}
+    for crf in (10, 35):
+        target = tmp_path / f"crf{crf}.mp4"
+        assert main(["restore-video", str(clip_file), "-o", str(target), "--model", str(tmp_path / "model"),
+                     "--crf", str(crf), "--alpha", "1", "--no-identity-guard"]) == 0
+        sizes[crf] = target.stat().st_size
+    assert sizes[10] > 2 * sizes[35]
+    assert main(["restore-video", str(clip_file), "-o", str(tmp_path / "x.mp4"), "--crf", "60"]) == 2
+    reader = VideoReader(clip_file)
+    with pytest.raises(VideoError, match="crf must be in"):
+        VideoWriter(tmp_path / "y.mp4", reader.info, crf=-1)
+    reader.close()

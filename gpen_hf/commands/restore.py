@@ -17,7 +17,6 @@ from gpen_hf.image_io import IMAGE_EXTENSIONS
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from gpen_hf import registry
-    from gpen_hf.faces.mask import MASK_KINDS
 
     parser = subparsers.add_parser("restore", help="restore the faces in photos",
                                    description="Detect, align, restore and paste back every face of each photo.")
@@ -29,21 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--aligned", action="store_true", help="inputs are already aligned face crops")
     parser.add_argument("--save-faces", action="store_true",
                         help="also save each aligned input crop and restored face under OUTDIR/faces/")
-    parser.add_argument("--alpha", type=_alpha, default="auto",
-                        help="fidelity blend per face: 'auto' (default) measures each face's blur, noise and "
-                             "JPEG blocking and leaves clean faces almost untouched; a number in [0, 1] forces "
-                             "it (1 = restored face only, 0 = input face)")
-    parser.add_argument("--mask", choices=MASK_KINDS, default="face",
-                        help="where restored faces are pasted: the face region (default: hair, ears and "
-                             "background keep the photo), a face-parsing mask (needs --parsenet) or the square "
-                             "crop")
-    parser.add_argument("--parsenet", default=None, metavar="PATH",
-                        help="ParseNet weights for --mask parsing (the official ParseNet-latest.pth, the same "
-                             "file as facexlib's parsing_parsenet.pth)")
-    parser.add_argument("--no-colour-match", action="store_true",
-                        help="keep the model's colours (default: match the photo's low-frequency colour)")
-    parser.add_argument("--no-identity-guard", action="store_true",
-                        help="do not lower a face's blend when its identity strays from the input face's")
+    add_paste_options(parser)
     parser.add_argument("--upscale", type=float, default=1.0, help="output size factor (default 1)")
     parser.add_argument("--bg-upsampler", default="lanczos", choices=["lanczos", *registry.names("realesrnet")],
                         help="how the background is enlarged when --upscale > 1: lanczos (default) or the authors' "
@@ -60,6 +45,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(CPU, fp32)")
     parser.add_argument("--ext", default=None, help="output extension, e.g. png or jpg (default: png)")
     parser.set_defaults(func=run)
+
+
+def add_paste_options(parser: argparse.ArgumentParser) -> None:
+    """How faces go back into the picture; ``restore`` and ``restore-video`` share them (and the paste-back)."""
+    from gpen_hf.faces.mask import MASK_KINDS
+
+    parser.add_argument("--alpha", type=_alpha, default="auto",
+                        help="fidelity blend per face: 'auto' (default) measures each face's blur, noise and "
+                             "JPEG blocking and leaves clean faces almost untouched; a number in [0, 1] forces "
+                             "it (1 = restored face only, 0 = input face)")
+    parser.add_argument("--mask", choices=MASK_KINDS, default="face",
+                        help="where restored faces are pasted: the face region (default: hair, ears and "
+                             "background keep the photo), a face-parsing mask (needs --parsenet) or the square "
+                             "crop")
+    parser.add_argument("--parsenet", default=None, metavar="PATH",
+                        help="ParseNet weights for --mask parsing (the official ParseNet-latest.pth, the same "
+                             "file as facexlib's parsing_parsenet.pth)")
+    parser.add_argument("--no-colour-match", action="store_true",
+                        help="keep the model's colours (default: match the photo's low-frequency colour)")
+    parser.add_argument("--no-identity-guard", action="store_true",
+                        help="do not lower a face's blend when its identity strays from the input face's")
 
 
 def _alpha(value: str) -> str | float:

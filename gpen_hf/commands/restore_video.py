@@ -11,6 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from gpen_hf.commands.restore import add_paste_options
+from gpen_hf.video.io import PIXEL_FORMATS
+
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
 OUTPUT_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".m4v"}
 
@@ -24,8 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                         help="output video file (one input) or folder (several inputs, or an existing folder)")
     parser.add_argument("--model", default=None, help="model folder or Hub repo id (default: the shipped model)")
-    parser.add_argument("--alpha", type=float, default=1.0,
-                        help="fidelity blend: 1 = restored face only, 0 = input face (default 1)")
+    add_paste_options(parser)  # --alpha, --mask, --parsenet, --no-colour-match, --no-identity-guard
+    parser.add_argument("--crf", type=int, default=18,
+                        help="H.264 quality of the output, 0 (lossless) to 51 (default 18: visually lossless, so "
+                             "the encoder adds little flicker of its own); VP9 (.webm) gets CRF + 12")
+    parser.add_argument("--pix-fmt", choices=PIXEL_FORMATS, default="yuv420p",
+                        help="output pixel format: yuv420p (default) plays everywhere; 4:4:4 and 10-bit formats "
+                             "keep colour detail and add less frame-to-frame noise, but not every player takes them")
     parser.add_argument("--batch-size", type=int, default=8, help="frames whose faces go to the model together")
     parser.add_argument("--device", default=None,
                         help="cpu, cuda or cuda:N (default cpu; under `accelerate launch`, each process's GPU)")
@@ -73,13 +81,16 @@ def run(args: argparse.Namespace) -> int:
     if not all_paths:
         print("gpen-hf restore-video: no input videos found", file=sys.stderr)
         return 2
-    if not 0.0 <= args.alpha <= 1.0:
-        print(f"gpen-hf restore-video: --alpha must be in [0, 1], got {args.alpha}", file=sys.stderr)
+    if not 0 <= args.crf <= 51:
+        print(f"gpen-hf restore-video: --crf must be in [0, 51], got {args.crf}", file=sys.stderr)
         return 2
     shard = Shard()  # under `accelerate launch`: this process's share of the videos
     pairs = shard.split(list(zip(all_paths, output_paths(all_paths, args.output))))
     try:
-        pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=torch.float32, device=shard.device(args.device))
+        if args.mask == "parsing" and not args.parsenet:
+            raise ValueError("--mask parsing needs --parsenet PATH (ParseNet weights)")
+        pipe = GPENPipeline.from_pretrained(args.model, torch_dtype=torch.float32, device=shard.device(args.device),
+                                            parsing_model=args.parsenet)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"gpen-hf restore-video: cannot load the model: {err}", file=sys.stderr)
         return 2
@@ -88,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     frames = 0
     for path, target in pairs:
         try:
-            result = restore_video(pipe, path, target, alpha=args.alpha, batch_size=args.batch_size,
+            result = restore_video(pipe, path, target, crf=args.crf, pix_fmt=args.pix_fmt, alpha=args.alpha,
+                                   mask=args.mask, colour_match=not args.no_colour_match,
+                                   identity_guard=not args.no_identity_guard, batch_size=args.batch_size,
                                    detect_every=args.detect_every, fade=args.fade,
                                    input_strength=args.temporal[0], output_strength=args.temporal[1],
                                    max_faces=args.max_faces, autocast_dtype=autocast_dtype, progress=shard.is_main)

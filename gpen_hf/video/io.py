@@ -29,6 +29,10 @@ _AUDIO_COPY = {
     ".webm": {"opus", "vorbis"},
 }
 _VIDEO_CODEC = {".webm": "libvpx-vp9"}  # H.264 everywhere else
+#: H.264 CRF of restored videos: high quality, so the encoder's own frame-to-frame noise stays below the face's
+DEFAULT_CRF = 18
+#: pixel formats the writer offers: 4:2:0 8-bit plays everywhere; 4:4:4 and 10-bit keep more (docs/video.md)
+PIXEL_FORMATS = ("yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le")
 _AUDIO_CODEC = {".webm": "libopus"}
 
 
@@ -142,12 +146,17 @@ class VideoWriter:
     """Encode RGB frames to ``path`` (H.264, or VP9 for .webm) with the input's timing and audio track.
 
     Frames keep their input timestamps (``time_base`` units), so a variable frame rate stays as it was.
-    Odd sizes are encoded in 4:4:4 (4:2:0 needs even sides), so the size is always kept.
+    ``crf`` is the H.264 quality (VP9 gets ``crf`` + 12), ``pix_fmt`` one of :data:`PIXEL_FORMATS`; odd sizes
+    are encoded in 4:4:4 (4:2:0 needs even sides), so the size is always kept.
     """
 
     def __init__(self, path: str | Path, info: VideoInfo, audio: av.audio.stream.AudioStream | None = None,
-                 crf: int = 18) -> None:
+                 crf: int = DEFAULT_CRF, pix_fmt: str = "yuv420p") -> None:
         self.path = Path(path)
+        if not 0 <= crf <= 51:
+            raise VideoError(f"{self.path}: crf must be in [0, 51] (0 = lossless), got {crf}")
+        if pix_fmt not in PIXEL_FORMATS:
+            raise VideoError(f"{self.path}: pixel format must be one of {', '.join(PIXEL_FORMATS)}, got {pix_fmt!r}")
         suffix = self.path.suffix.lower()
         if suffix not in _AUDIO_COPY:
             raise VideoError(f"{self.path}: cannot write {suffix or 'files without an extension'}; "
@@ -158,7 +167,7 @@ class VideoWriter:
         self.stream = self.container.add_stream(codec, rate=info.fps)
         self.stream.width, self.stream.height = info.width, info.height
         even = info.width % 2 == 0 and info.height % 2 == 0
-        self.stream.pix_fmt = "yuv420p" if even else "yuv444p"
+        self.stream.pix_fmt = pix_fmt if even or "420" not in pix_fmt else pix_fmt.replace("420", "444")
         self.stream.codec_context.time_base = info.time_base
         self.stream.options = {"crf": str(crf)} if codec == "libx264" else {"crf": str(crf + 12), "b": "0"}
         self.time_base = info.time_base

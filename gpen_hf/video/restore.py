@@ -2,11 +2,14 @@
 
 :class:`VideoRestorer` is the streaming core. Each pushed frame is tracked at once (detector every k frames,
 optical flow in between, One-Euro smoothed landmarks); frames then wait in a short window (``fade + 1`` frames
-of look-ahead, so a track that is about to end can fade out, plus one model batch) and leave it in order: their
-faces are cropped with the smoothed alignment, steadied over time (:mod:`gpen_hf.video.temporal`), restored
-together in one ``GPENPipeline.restore_faces`` call for the whole group of frames, faded in/out, and pasted
-back with the pipeline's paste-back. Memory is bounded by the window, never the length of the video.
-:func:`restore_video` wraps it for files (PyAV decode/encode, audio copied, timestamps kept).
+of look-ahead, so a track that is about to end can fade out, plus one model batch) and leave it in order: each
+face's region of the frame is steadied over time (:mod:`gpen_hf.video.temporal`), its crop cut from it with
+the smoothed alignment, the faces of the whole group restored in one ``GPENPipeline.restore_faces`` call, and
+pasted back by the photo pipeline's own paste-back (``GPENPipeline.paste_masks`` / ``face_fidelity`` /
+``paste_back``: face-region mask, band-split blend, colour match, ``alpha="auto"`` and the identity guard), with
+each face's fidelity smoothed along its track and faded in/out where a track starts or ends. Memory is bounded
+by the window, never the length of the video. :func:`restore_video` wraps it for files (PyAV decode/encode,
+audio copied, timestamps kept).
 """
 
 from __future__ import annotations
@@ -17,17 +20,26 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from gpen_hf.faces.paste import paste_faces
+from gpen_hf.faces.align import shift_affine
+from gpen_hf.faces.blend import match_colour
+from gpen_hf.faces.mask import MASK_KINDS
 from gpen_hf.pipeline import DEFAULT_MEMORY_BUDGET_MB, GPENPipeline
-from gpen_hf.video.io import VideoError, VideoReader, VideoWriter, frame_intervals, is_variable_rate
-from gpen_hf.video.temporal import TemporalBlender
+from gpen_hf.video.io import (
+    DEFAULT_CRF,
+    VideoError,
+    VideoReader,
+    VideoWriter,
+    frame_intervals,
+    is_variable_rate,
+)
+from gpen_hf.video.temporal import FidelitySmoother, TemporalBlender
 from gpen_hf.video.tracking import FaceTrack, FaceTracker
 
 logger = logging.getLogger(__name__)
@@ -46,30 +58,40 @@ class VideoRestorer:
 
     Args:
         pipe: the ``GPENPipeline`` whose detector, aligner, model and paste-back are used.
-        rate: frames per second (sets the landmark filter's time scale and the default drop-out bridge).
-        alpha: fidelity blend, as in ``GPENPipeline`` (1 = restored face only).
+        rate: frames per second (sets the landmark and fidelity filters' time scale and the drop-out bridge).
+        alpha: fidelity blend per face, as in ``GPENPipeline``: ``"auto"`` (default) from each face's measured
+            degradation, smoothed along its track, or a number for all faces (1 = restored face only).
+        mask / colour_match / identity_guard: the photo pipeline's paste-back options (``GPENPipeline``).
         batch_size: frames per group; their faces go to the model together (``batch_size`` faces per call).
         detect_every: run the detector every k frames, track by optical flow in between.
         fade: frames over which a face that appears or disappears mid-video is blended in or out.
         input_strength / output_strength: the temporal blends of :class:`TemporalBlender` (0, 0 = off).
-        smooth: One-Euro smoothing of the landmarks (False: the raw detections/flow).
+        smooth: One-Euro smoothing of the landmarks and of each face's fidelity (False: per frame as measured).
         max_faces: restore at most this many faces per frame (the largest ones).
         autocast_dtype / memory_budget_mb: as in ``GPENPipeline.restore_faces``.
     """
 
-    def __init__(self, pipe: GPENPipeline, rate: float = 25.0, *, alpha: float = 1.0, batch_size: int = 8,
+    def __init__(self, pipe: GPENPipeline, rate: float = 25.0, *, alpha: float | str = "auto", mask: str = "face",
+                 colour_match: bool = True, identity_guard: bool = True, batch_size: int = 8,
                  detect_every: int = 5, fade: int = 6, input_strength: float = 0.85, output_strength: float = 0.7,
                  smooth: bool = True, max_faces: int | None = None,
                  autocast_dtype: str | torch.dtype | None = None,
                  memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> None:
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if alpha != "auto" and (isinstance(alpha, str) or not 0.0 <= float(alpha) <= 1.0):
+            raise ValueError(f"alpha must be 'auto' or a number in [0, 1], got {alpha!r}")
+        if mask not in MASK_KINDS:
+            raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}")
+        if mask == "parsing" and pipe.parsing_model is None:
+            raise ValueError("mask='parsing' needs a face-parsing model: GPENPipeline(..., parsing_model=...) "
+                             "(CLI: --parsenet PATH)")
         if batch_size < 1 or fade < 0:
             raise ValueError(f"batch_size must be >= 1 and fade >= 0, got {batch_size} and {fade}")
         self.pipe, self.alpha, self.batch_size, self.fade = pipe, alpha, batch_size, fade
+        self.mask, self.colour_match, self.identity_guard = mask, colour_match, identity_guard
         self.max_faces, self.autocast_dtype, self.memory_budget_mb = max_faces, autocast_dtype, memory_budget_mb
         self.tracker = FaceTracker(rate, detect_every, **({} if smooth else {"min_cutoff": 1e6, "beta": 0.0}))
-        self.blender = TemporalBlender(input_strength, output_strength)
+        self.blender = TemporalBlender(pipe.resolution, input_strength, output_strength)
+        self.fidelity = FidelitySmoother(rate) if smooth else None
         self.window = fade + 1 + batch_size
         self._pending: deque[_Pending] = deque()
         self._tracks: dict[int, FaceTrack] = {}
@@ -131,27 +153,36 @@ class VideoRestorer:
     def _process(self, count: int) -> list[tuple[np.ndarray, Any]]:
         group = [self._pending.popleft() for _ in range(min(count, len(self._pending)))]
         aligner = self.pipe.aligner
-        jobs = []  # (frame position in group, track id, raw crop, matrix, blend)
-        steady = []
+        jobs = []  # (frame position in group, track id, landmarks, matrix, steadied region)
+        crops = []
         for k, item in enumerate(group):
+            canvas = item.rgb.copy()
             for track_id, landmarks, motion in item.faces:
-                crop, matrix = aligner.warp(item.rgb, landmarks)
-                steadied, blend = self.blender.steady_input(track_id, crop, matrix, motion, landmarks)
-                jobs.append((k, track_id, crop, matrix, blend))
-                steady.append(steadied)
-        restored = (self.pipe.restore_faces(steady, self.batch_size, self.autocast_dtype, self.memory_budget_mb)
-                    if steady else [])
-        per_frame: list[tuple[list[np.ndarray], list[np.ndarray]]] = [([], []) for _ in group]
-        for (k, track_id, crop, matrix, blend), face in zip(jobs, restored):
-            face = self.blender.steady_output(track_id, face, blend).astype(np.float32)
-            weight = self.alpha * self._weight(track_id, group[k].index)
-            if weight < 1.0:
-                face = weight * face + (1.0 - weight) * crop
-            per_frame[k][0].append(np.clip(np.rint(face), 0, 255).astype(np.uint8))
-            per_frame[k][1].append(matrix)
+                matrix = aligner.estimate(landmarks)
+                region = self.blender.steady_region(track_id, item.rgb, matrix, motion, landmarks)
+                x0, y0, x1, y1 = region.box
+                canvas[y0:y1, x0:x1] = region.pixels
+                crops.append(aligner.warp(canvas, landmarks)[0])
+                jobs.append((k, track_id, landmarks, matrix, region))
+        restored = (self.pipe.restore_faces(crops, self.batch_size, self.autocast_dtype, self.memory_budget_mb)
+                    if crops else [])
+        masks = self.pipe.paste_masks(crops, self.mask)
+        per_frame: list[list[tuple]] = [[] for _ in group]
+        for (k, track_id, landmarks, matrix, region), crop, face, mask in zip(jobs, crops, restored, masks):
+            face = self.blender.steady_output(track_id, face, region.blend)
+            if self.colour_match:
+                face = match_colour(face, crop, mask)
+            fidelity = self.pipe.face_fidelity(face, crop, group[k].rgb, landmarks, self.alpha, self.identity_guard)
+            if self.fidelity is not None:
+                fidelity = self.fidelity(track_id, fidelity)
+            fidelity = replace(fidelity, alpha=fidelity.alpha * self._weight(track_id, group[k].index))
+            per_frame[k].append((face, crop, matrix, mask, fidelity, region))
         out = []
-        for item, (faces, matrices) in zip(group, per_frame):
-            frame = paste_faces(item.rgb, faces, matrices, aligner) if faces else item.rgb
+        for item, faces in zip(group, per_frame):
+            frame = item.rgb
+            if faces:
+                photo = self._steadied_photo(item.rgb, faces)
+                frame = self.pipe.paste_back(photo, *[list(v) for v in zip(*faces)][:5])
             self.faces_restored += len(faces)
             self.frames_with_faces += bool(faces)
             out.append((frame, item.tag))
@@ -160,7 +191,27 @@ class VideoRestorer:
         for track_id in [i for i, tr in self._tracks.items() if tr.end is not None and tr.end < oldest]:
             del self._tracks[track_id]
             self.blender.forget(track_id)
+            if self.fidelity is not None:
+                self.fidelity.forget(track_id)
         return out
+
+
+    def _steadied_photo(self, rgb: np.ndarray, faces: list[tuple]) -> np.ndarray:
+        """The frame the paste-back blends into: each face's steadied region brought in under its paste mask
+        times its ``alpha`` (so the frame's fine detail kept by the band-split is steady too; ``alpha`` 0 and
+        everything outside the masks stay the frame as it came)."""
+        photo = rgb
+        for _, _, matrix, mask, fidelity, region in faces:
+            if fidelity.alpha <= 0 or region.blend is None:
+                continue
+            x0, y0, x1, y1 = region.box
+            weight = self.pipe.aligner.inverse_warp(np.asarray(mask, np.float32), shift_affine(matrix, x0, y0),
+                                                    (x1 - x0, y1 - y0), cubic=False)[:, :, None]
+            photo = photo.copy() if photo is rgb else photo
+            before = photo[y0:y1, x0:x1].astype(np.float32)
+            mixed = before + fidelity.alpha * weight * (region.pixels.astype(np.float32) - before)
+            photo[y0:y1, x0:x1] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        return photo
 
 
 @dataclass
@@ -190,8 +241,9 @@ class VideoResult:
 
 
 def restore_video(pipe: GPENPipeline, source: str | Path, output: str | Path, *, progress: bool = True,
-                  **kwargs: Any) -> VideoResult:
-    """Restore the faces of the video file ``source`` into ``output`` (keyword arguments: :class:`VideoRestorer`).
+                  crf: int = DEFAULT_CRF, pix_fmt: str = "yuv420p", **kwargs: Any) -> VideoResult:
+    """Restore the faces of the video file ``source`` into ``output`` (keyword arguments: :class:`VideoRestorer`;
+    ``crf`` and ``pix_fmt``: the encoder's, see :class:`~gpen_hf.video.io.VideoWriter`).
 
     Frame count, timestamps (so frame rate, variable or not), size and the audio track are kept. A video
     without faces is copied through unchanged. If decoding breaks mid-way the frames before the break are
@@ -210,7 +262,7 @@ def restore_video(pipe: GPENPipeline, source: str | Path, output: str | Path, *,
         pts: list[int | None] = []
         expected = reader.expected_frames()
         bar = tqdm(total=expected or None, desc=source.name, unit="frame", disable=not progress, leave=False)
-        writer = VideoWriter(output, info, reader.audio)
+        writer = VideoWriter(output, info, reader.audio, crf=crf, pix_fmt=pix_fmt)
         try:
             for frame in reader.frames(writer.write_audio):
                 pts.append(frame.pts)
