@@ -9,6 +9,9 @@ SHARED=${SHARED:-../shared}
 RUNS=${RUNS:-/work/runs}
 DATA=${DATA:-/work/data}
 ARCH="--narrow 0.25 --channel_multiplier 1 --style_dim 256 --n_mlp 8"
+# torch threads: 2 when the run has the machine to itself (1.79x the images/s of 1 thread at 64 px:
+# `python benchmarks/bench_train.py --stages prior --resolutions 64 --threads 2`), THREADS=1 beside other work.
+THREADS=${THREADS:-2}
 
 # Data. Prior (stage 1): every training face we have: ../shared/data/ffhq/train (740 at 256 px, JPEG q~75;
 # 3,899 at 128 px, JPEG q~50) + the 152 `train` faces of ../shared/data/faces (512 px) = 4,791 faces. Linked into
@@ -36,7 +39,7 @@ python training/pretrain_prior.py --train_data_dir "$DATA/prior-train" --output_
   --resolution 64 $ARCH --train_batch_size 16 --max_train_steps 8000 --learning_rate 2e-3 --r1_gamma 0.05 \
   --r1_every 16 --diffaugment color,translation,cutout --random_flip --use_ema --ema_decay 0.998 \
   --checkpointing_steps 250 --checkpoints_total_limit 40 --validation_steps 500 --num_validation_images 16 \
-  --report_to tensorboard --seed 0 --mixed_precision no --num_threads 1 --dataloader_num_workers 1 \
+  --report_to tensorboard --seed 0 --mixed_precision no --num_threads "$THREADS" --dataloader_num_workers 1 \
   --resume_from_checkpoint latest
 
 # Tracking, beside the run: KID-AlexNet of every 500th checkpoint against 1,000 training faces, fixed-z grids.
@@ -50,7 +53,7 @@ python training/pretrain_prior.py --init_from "$RUNS/prior64" \
   --train_batch_size 16 --max_train_steps 4000 --learning_rate 2e-3 --r1_gamma 0.2 --r1_every 16 \
   --diffaugment color,translation,cutout --random_flip --use_ema --ema_decay 0.998 --checkpointing_steps 250 \
   --checkpoints_total_limit 40 --validation_steps 500 --num_validation_images 16 --report_to tensorboard \
-  --seed 1 --mixed_precision no --num_threads 1 --dataloader_num_workers 1 --resume_from_checkpoint latest
+  --seed 1 --mixed_precision no --num_threads "$THREADS" --dataloader_num_workers 1 --resume_from_checkpoint latest
 python training/track_prior.py "$RUNS/prior128" --train_data_dir "$SHARED/data/ffhq/train/256" --every 500
 
 # Stage 2 (paper's loss alpha 1, beta 0.02; targets only the clean sources: ffhq/train/256 + faces train, 892
