@@ -18,7 +18,8 @@ import numpy as np
 
 from .degradation import PRESETS, degrade, fixed_degradation, sample, with_overrides
 from .faces.align import resize_face
-from .image_io import IMAGE_EXTENSIONS, load_image
+from .image_io import list_images as _list_image_files
+from .image_io import load_image
 from .metrics import HIGHER_IS_BETTER, FaceMetrics
 
 DEFAULT_METRICS = ("psnr", "ssim", "lpips", "identity")
@@ -79,13 +80,7 @@ class EvaluationResult:
 
 def list_images(data_dir: str | Path) -> list[Path]:
     """Image files directly inside ``data_dir`` (sorted), with a clear error when there are none."""
-    folder = Path(data_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"evaluation data folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
-    return files
+    return _list_image_files(data_dir, what="evaluation data folder")
 
 
 def load_faces(files: Sequence[Path], resolution: int) -> list[np.ndarray]:

@@ -18,6 +18,18 @@ ImageInput = str | os.PathLike | Image.Image | np.ndarray
 #: the file extensions taken as images wherever a folder is read (restore, degrade, evaluation, training data)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 
+
+def list_images(folder: str | Path, what: str = "image folder") -> list[Path]:
+    """Image files directly inside ``folder`` (sorted), with a clear error naming ``what`` it should have been
+    when the folder is missing or holds none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{what} not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in the {what} {folder}")
+    return files
+
 #: extensions that ``save_image`` may write with an alpha channel
 _ALPHA_FORMATS = {".png", ".webp", ".tif", ".tiff"}
 

@@ -37,6 +37,18 @@ DEFAULT_MEMORY_BUDGET_MB = 2048.0
 PARSING_RESOLUTION = 512
 
 
+def check_paste_options(alpha: float | str, mask: str, parsing_model: torch.nn.Module | None) -> None:
+    """The paste-back options photos and videos share: ``alpha`` "auto" or in [0, 1], a known ``mask``, and
+    a face-parsing model when ``mask="parsing"``; a clear error otherwise."""
+    if alpha != "auto" and (isinstance(alpha, str) or not 0.0 <= float(alpha) <= 1.0):
+        raise ValueError(f"alpha must be 'auto' or a number in [0, 1], got {alpha!r}")
+    if mask not in MASK_KINDS:
+        raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}")
+    if mask == "parsing" and parsing_model is None:
+        raise ValueError("mask='parsing' needs a face-parsing model: GPENPipeline(..., parsing_model=...) "
+                         "(CLI: --parsenet PATH)")
+
+
 @dataclass
 class GPENPipelineOutput:
     """What one call returns.
@@ -295,13 +307,7 @@ class GPENPipeline:
         """
         if output_type not in ("pil", "np"):
             raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
-        if alpha != "auto" and (isinstance(alpha, str) or not 0.0 <= float(alpha) <= 1.0):
-            raise ValueError(f"alpha must be 'auto' or a number in [0, 1], got {alpha!r}")
-        if mask not in MASK_KINDS:
-            raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}")
-        if mask == "parsing" and self.parsing_model is None:
-            raise ValueError("mask='parsing' needs a face-parsing model: GPENPipeline(..., parsing_model=...) "
-                             "(CLI: --parsenet PATH)")
+        check_paste_options(alpha, mask, self.parsing_model)
         if upscale <= 0:
             raise ValueError(f"upscale must be > 0, got {upscale}")
         loaded = load_image(image)

@@ -25,7 +25,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from .export import _add_metadata, export_onnx, load_model
 from .faces.align import resize_face
-from .image_io import IMAGE_EXTENSIONS, load_image
+from .image_io import list_images, load_image
 from .models import GPENModel
 
 #: the ops that are quantized; everything else runs in fp32
@@ -37,13 +37,7 @@ _TYPES = {"int7": (QuantType.QInt8, True), "int8": (QuantType.QInt8, False), "ui
 
 def calibration_images(folder: str | Path, resolution: int, max_faces: int | None = None) -> list[Path]:
     """The image files of ``folder`` (sorted, at most ``max_faces``); a clear error when there are none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"calibration folder not found: {folder} (expected a folder of aligned faces)")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in the calibration folder {folder}")
-    return files[:max_faces]
+    return list_images(folder, what="calibration folder")[:max_faces]
 
 
 def face_tensor(path: str | Path, resolution: int) -> np.ndarray:

@@ -42,6 +42,21 @@ def tiny_config() -> dict:
     return dict(TINY_GPEN)
 
 
+@pytest.fixture(scope="module")
+def tiny_gpen_with_skips(tiny_config: dict):
+    """The tiny GPEN in eval mode with its encoder → decoder path switched on (the official init leaves the
+    noise-injection scales at 0), one per test module: what export tests compare graphs on."""
+    from gpen_hf import GPENModel
+
+    torch.manual_seed(0)
+    model = GPENModel(**tiny_config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("noise.weight"):
+                p.fill_(0.5)
+    return model
+
+
 def _folded_and_grouped(module: torch.nn.Module, *inputs: torch.Tensor):
     """Forward + backward folded and grouped; returns ((out, grads) folded, (out, grads) grouped)."""
     results = []

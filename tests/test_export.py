@@ -15,14 +15,8 @@ from gpen_hf.export import export_onnx, onnx_session
 pytest.importorskip("onnxruntime")
 
 @pytest.fixture(scope="module")
-def model(tiny_config: dict) -> GPENModel:
-    torch.manual_seed(0)
-    model = GPENModel(**tiny_config).eval()
-    with torch.no_grad():  # official init leaves the encoder → decoder path at 0: switch it on
-        for name, p in model.named_parameters():
-            if name.endswith("noise.weight"):
-                p.fill_(0.5)
-    return model
+def model(tiny_gpen_with_skips: GPENModel) -> GPENModel:
+    return tiny_gpen_with_skips
 
 
 def _pytorch(model: GPENModel, x: np.ndarray) -> np.ndarray:

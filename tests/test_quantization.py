@@ -17,14 +17,8 @@ FACES = Path(__file__).parent / "fixtures" / "faces"
 
 
 @pytest.fixture(scope="module")
-def model(tiny_config: dict) -> GPENModel:
-    torch.manual_seed(0)
-    model = GPENModel(**tiny_config).eval()
-    with torch.no_grad():  # official init leaves the encoder → decoder path at 0: switch it on
-        for name, p in model.named_parameters():
-            if name.endswith("noise.weight"):
-                p.fill_(0.5)
-    return model
+def model(tiny_gpen_with_skips: GPENModel) -> GPENModel:
+    return tiny_gpen_with_skips
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,7 @@ import torch
 
 from gpen_hf.faces.align import shift_affine
 from gpen_hf.faces.blend import match_colour
-from gpen_hf.faces.mask import MASK_KINDS
-from gpen_hf.pipeline import DEFAULT_MEMORY_BUDGET_MB, GPENPipeline
+from gpen_hf.pipeline import DEFAULT_MEMORY_BUDGET_MB, GPENPipeline, check_paste_options
 from gpen_hf.video.io import (
     DEFAULT_CRF,
     VideoError,
@@ -77,13 +76,7 @@ class VideoRestorer:
                  smooth: bool = True, max_faces: int | None = None,
                  autocast_dtype: str | torch.dtype | None = None,
                  memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> None:
-        if alpha != "auto" and (isinstance(alpha, str) or not 0.0 <= float(alpha) <= 1.0):
-            raise ValueError(f"alpha must be 'auto' or a number in [0, 1], got {alpha!r}")
-        if mask not in MASK_KINDS:
-            raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}")
-        if mask == "parsing" and pipe.parsing_model is None:
-            raise ValueError("mask='parsing' needs a face-parsing model: GPENPipeline(..., parsing_model=...) "
-                             "(CLI: --parsenet PATH)")
+        check_paste_options(alpha, mask, pipe.parsing_model)
         if batch_size < 1 or fade < 0:
             raise ValueError(f"batch_size must be >= 1 and fade >= 0, got {batch_size} and {fade}")
         self.pipe, self.alpha, self.batch_size, self.fade = pipe, alpha, batch_size, fade
