@@ -72,7 +72,7 @@ def bench(name: str, args: argparse.Namespace) -> None:
             print(f"GPEN-{r}: int8 {v} exported and calibrated in {time.perf_counter() - start:.0f} s", flush=True)
         sizes = {n: p.stat().st_size / 2**20 for n, p in paths.items()}
         sessions = {n: onnx_session(p, threads=args.threads) for n, p in paths.items()}
-    eval_files = calibration_images(args.eval_dir, r) if args.eval_dir and name == "default" else []
+    eval_files = calibration_images(args.eval_dir) if args.eval_dir and name == "default" else []
     x = face_tensor(eval_files[0], r) if eval_files else np.random.default_rng(0).uniform(-1, 1, (1, 3, r, r))
     x = x.astype(np.float32)
     times: dict[str, list[float]] = {n: [] for n in sessions}

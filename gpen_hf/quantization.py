@@ -35,7 +35,7 @@ _FORMATS = {"qdq": QuantFormat.QDQ, "qoperator": QuantFormat.QOperator}
 _TYPES = {"int7": (QuantType.QInt8, True), "int8": (QuantType.QInt8, False), "uint8": (QuantType.QUInt8, False)}
 
 
-def calibration_images(folder: str | Path, resolution: int, max_faces: int | None = None) -> list[Path]:
+def calibration_images(folder: str | Path, max_faces: int | None = None) -> list[Path]:
     """The image files of ``folder`` (sorted, at most ``max_faces``); a clear error when there are none."""
     return list_images(folder, what="calibration folder")[:max_faces]
 
@@ -91,7 +91,7 @@ def export_onnx_int8(
                          f"got {quant_format!r}, {weight_type!r}")
     model = load_model(source)
     resolution = model.config.resolution
-    files = calibration_images(calibration_dir, resolution, max_faces)  # fail before the slow export
+    files = calibration_images(calibration_dir, max_faces)  # fail before the slow export
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

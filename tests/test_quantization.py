@@ -60,7 +60,7 @@ def test_int8_output_is_close_to_pytorch(model: GPENModel, int8_path: Path) -> N
     runner = OnnxRuntimeGPEN(int8_path, threads=1)
     assert runner.fixed_batch is None and runner.resolution == 32
     assert runner.face_template == model.config.face_template
-    x = torch.from_numpy(np.concatenate([face_tensor(f, 32) for f in calibration_images(FACES, 32)]))
+    x = torch.from_numpy(np.concatenate([face_tensor(f, 32) for f in calibration_images(FACES)]))
     got = runner(x)
     with torch.inference_mode():
         expected = model(x).sample

@@ -359,3 +359,28 @@ def test_gpu_chunks_pack_train_and_hand_back_weights(faces, tmp_path):
     from gpen_hf.models import StyleGAN2Prior
 
     assert StyleGAN2Prior.from_pretrained(tmp_path / "next", subfolder="generator").dtype == torch.float32
+
+
+def test_finetune_refuses_options_that_contradict_the_loaded_model(tmp_path) -> None:
+    """--pretrained_model_name_or_path: architecture options and the resolution must be the model's; the error
+    names the model folder, what it has and what was asked for."""
+    import argparse
+
+    from _models import TINY_GPEN
+
+    from gpen_hf.models import GPENModel
+    from gpen_hf.training.finetune import build_models
+    from gpen_hf.training.setup import ARCHITECTURE_OPTIONS
+
+    GPENModel(**TINY_GPEN).save_pretrained(tmp_path / "model")
+    args = argparse.Namespace(pretrained_model_name_or_path=str(tmp_path / "model"), pretrained_prior=None,
+                              resolution=TINY_GPEN["resolution"], **dict.fromkeys(ARCHITECTURE_OPTIONS))
+    model, _ = build_models(args)  # options left unset: the model decides
+    assert model.config.style_dim == TINY_GPEN["style_dim"]
+    args.style_dim = 2 * TINY_GPEN["style_dim"]
+    with pytest.raises(ValueError, match=r"model has \{'style_dim': 16\} and resolution 32; the options ask for "
+                                         r"\{'style_dim': 32\}, 32"):
+        build_models(args)
+    args.style_dim, args.resolution = None, 64
+    with pytest.raises(ValueError, match=r"has \{\} and resolution 32; the options ask for \{\}, 64"):
+        build_models(args)

@@ -63,7 +63,7 @@ def _check(model, path, args: argparse.Namespace) -> int:
     if args.int8:
         from ..quantization import calibration_images, face_tensor
 
-        x = torch.from_numpy(face_tensor(calibration_images(args.calibration_dir, size)[0], size))
+        x = torch.from_numpy(face_tensor(calibration_images(args.calibration_dir)[0], size))
     else:
         x = torch.rand(2 if args.dynamic_batch else 1, 3, size, size, generator=torch.Generator().manual_seed(0))
         x = x * 2 - 1

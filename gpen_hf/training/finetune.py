@@ -16,7 +16,7 @@ from gpen_hf.models import GPENDiscriminator, GPENModel
 from .checkpointing import TrainState, requires_grad
 from .data import DegradedPairStream
 from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
-from .prior import gpen_from_prior
+from .prior import config_mismatches, gpen_from_prior
 from .progress import TrainingProgress, ema_weights, log_grid, to_uint8_grid
 from .setup import ARCHITECTURE_OPTIONS, make_accelerator, prepare_gan
 
@@ -34,10 +34,11 @@ def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator
         src = args.pretrained_model_name_or_path
         found = resolve(src)  # a run/checkpoint folder, a model folder, a registry name, a Hub id or a .pth
         model = GPENModel.from_pretrained(src, subfolder=found.model_subfolder)
-        clashes = {k: v for k, v in arch.items() if v is not None and k != "resolution" and model.config[k] != v}
+        clashes = config_mismatches(model.config, {k: v for k, v in arch.items() if v is not None and k != "resolution"})
         if clashes or model.config.resolution != args.resolution:
-            raise ValueError(f"{src} has { {k: model.config[k] for k in clashes} } and resolution "
-                             f"{model.config.resolution}; the options ask for {clashes}, {args.resolution}")
+            theirs, asked = ({k: pair[i] for k, pair in clashes.items()} for i in (0, 1))
+            raise ValueError(f"{src} has {theirs} and resolution {model.config.resolution}; the options ask for "
+                             f"{asked}, {args.resolution}")
         if found.holds("discriminator"):
             disc = GPENDiscriminator.from_pretrained(src, subfolder="discriminator")
         else:

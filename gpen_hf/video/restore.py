@@ -174,8 +174,9 @@ class VideoRestorer:
         for item, faces in zip(group, per_frame):
             frame = item.rgb
             if faces:
-                photo = self._steadied_photo(item.rgb, faces)
-                frame = self.pipe.paste_back(photo, *[list(v) for v in zip(*faces)][:5])
+                restored_faces, face_crops, matrices, face_masks, fidelities, _ = map(list, zip(*faces))
+                frame = self.pipe.paste_back(self._steadied_photo(item.rgb, faces), restored_faces, face_crops,
+                                             matrices, face_masks, fidelities)
             self.faces_restored += len(faces)
             self.frames_with_faces += bool(faces)
             out.append((frame, item.tag))
@@ -187,7 +188,6 @@ class VideoRestorer:
             if self.fidelity is not None:
                 self.fidelity.forget(track_id)
         return out
-
 
     def _steadied_photo(self, rgb: np.ndarray, faces: list[tuple]) -> np.ndarray:
         """The frame the paste-back blends into: each face's steadied region brought in under its paste mask
