@@ -244,10 +244,13 @@ def check_clip(path: str) -> str:
     return info.describe()
 
 
-def restore_clip(state: SpaceState, clip: str | None, alpha: float,
+def restore_clip(state: SpaceState, clip: str | None, alpha: float, auto_fidelity: bool = True,
                  progress: gr.Progress = gr.Progress()) -> tuple[str, str, str, str]:  # noqa: B008 - Gradio's idiom
     """Restore the faces of the clip at path ``clip`` (tracking, temporal blend, audio and timing kept);
-    returns the input clip, the restored MP4 (to play and to download) and a Markdown summary."""
+    returns the input clip, the restored MP4 (to play and to download) and a Markdown summary.
+
+    ``auto_fidelity`` sets each face's blend from its measured degradation, smoothed along its track, as
+    ``restore-video --alpha auto`` does (``alpha`` is then ignored)."""
     if clip is None:
         raise gr.Error("No video: upload a short clip first.")
     described = check_clip(clip)
@@ -255,7 +258,8 @@ def restore_clip(state: SpaceState, clip: str | None, alpha: float,
     start = time.perf_counter()
     progress(0, desc="restoring")
     try:
-        result = restore_video(state.pipe, clip, target, alpha=float(alpha), progress=False)
+        result = restore_video(state.pipe, clip, target, alpha="auto" if auto_fidelity else float(alpha),
+                               progress=False)
     except VideoError as err:
         raise gr.Error(str(err).replace(str(clip), Path(clip).name)) from None
     seconds = time.perf_counter() - start

@@ -21,8 +21,11 @@ def build(restore: Callable) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             clip = gr.Video(label="Video", sources=["upload"], height=300)
+            auto_fidelity = gr.Checkbox(value=True, label="Automatic fidelity (per face)",
+                                        info="measure each face's blur, noise and JPEG blocking along its "
+                                        "track: clean faces are left almost as they are, degraded ones restored")
             alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Fidelity blend α",
-                              info="1 = restored face only, 0 = the input face")
+                              info="used when automatic fidelity is off: 1 = restored face only, 0 = the input")
             run_btn = gr.Button("Restore video", variant="primary")
         with gr.Column(scale=3):
             with gr.Row():
@@ -30,5 +33,5 @@ def build(restore: Callable) -> None:
                 after = gr.Video(label="After", interactive=False, height=300)
             summary = gr.Markdown()
             download = gr.DownloadButton("Download restored MP4", variant="secondary")
-    run_btn.click(restore, [clip, alpha], [before, after, download, summary], api_name="restore_video",
+    run_btn.click(restore, [clip, alpha, auto_fidelity], [before, after, download, summary], api_name="restore_video",
                   concurrency_id="model")

@@ -199,6 +199,20 @@ def test_restore_clip(state, space_clip):
     assert reader.audio is not None and after == download and before == str(space_clip)
 
 
+def test_restore_clip_fidelity_is_automatic_unless_turned_off(state, space_clip, monkeypatch):
+    seen = []
+    real = handlers.restore_video
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["alpha"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "restore_video", recording)
+    handlers.restore_clip(state, str(space_clip), 0.4)
+    handlers.restore_clip(state, str(space_clip), 0.4, auto_fidelity=False)
+    assert seen == ["auto", 0.4]
+
+
 def test_restore_clip_limits_and_bad_input(state, space_clip, tmp_path, monkeypatch):
     with pytest.raises(gr.Error, match="No video"):
         handlers.restore_clip(state, None, 1.0)

@@ -143,6 +143,17 @@ def test_temporal_blend_reduces_shimmer(pipe, clip) -> None:
     assert warping_error(steady, transforms, masks) < 0.8 * warping_error(plain, transforms, masks)
 
 
+def test_the_head_around_the_pasted_face_is_steadied_too(pipe, clip) -> None:
+    """Hair and ears (inside the crop, outside the face paste mask) keep the input's pixels in a photo; in a
+    video they are steadied with the face, so they flicker less than the input there."""
+    frames, transforms = clip
+    landmarks = pipe.detector.detect(photo()).landmarks[0]
+    heads = [face_mask(landmarks, m, SIZE, scale=1.6) & ~face_mask(landmarks, m, SIZE, scale=1.0)
+             for m in transforms]
+    steady = list(pipe.restore_frames(frames, alpha=1.0, identity_guard=False))
+    assert warping_error(steady, transforms, heads) < 0.8 * warping_error(frames, transforms, heads)
+
+
 def test_faces_that_appear_mid_clip_fade_in(clip) -> None:
     class Constant(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -309,3 +320,38 @@ def test_crf_sets_the_output_quality(pipe, clip_file, tmp_path) -> None:
     with pytest.raises(VideoError, match="crf must be in"):
         VideoWriter(tmp_path / "y.mp4", reader.info, crf=-1)
     reader.close()
+
+
+class FlickeringParsing(RecordingPipeline):
+    """Its "parsing" masks alternate between the face and the square masks from frame to frame."""
+
+    def paste_masks(self, crops, kind):
+        if kind != "parsing":
+            return super().paste_masks(crops, kind)
+        self.calls = getattr(self, "calls", 0) + 1
+        return [crop_mask("square" if self.calls % 2 else "face", self.resolution)] * len(crops)
+
+
+def test_per_face_masks_are_steadied_along_the_track(pipe, clip) -> None:
+    frames = clip[0]
+
+    def mask_jumps(**kwargs) -> float:
+        recording = FlickeringParsing(pipe.model, parsing_model=torch.nn.Identity())
+        list(recording.restore_frames(frames, alpha=1.0, identity_guard=False, mask="parsing", batch_size=1,
+                                      detect_every=1, **kwargs))
+        masks = np.stack([p[0] for p in recording.pasted[4:]])
+        return float(np.abs(np.diff(masks, axis=0)).mean())
+
+    assert mask_jumps() < 0.5 * mask_jumps(input_strength=0.0, output_strength=0.0)
+
+
+def test_fidelity_is_measured_every_k_frames_of_a_track(pipe, clip) -> None:
+    frames = clip[0]
+    every_fourth = RecordingPipeline(pipe.model)
+    list(every_fourth.restore_frames(frames, alpha="auto", detect_every=1))
+    assert len(every_fourth.measured) == -(-len(frames) // 4) and len(every_fourth.pasted) == len(frames)
+    every_frame = RecordingPipeline(pipe.model)
+    list(every_frame.restore_frames(frames, alpha="auto", detect_every=1, measure_every=1))
+    assert len(every_frame.measured) == len(frames)
+    with pytest.raises(ValueError, match="measure_every must be >= 1"):
+        VideoRestorer(pipe, measure_every=0)

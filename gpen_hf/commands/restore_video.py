@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--autocast-dtype", choices=["float32", "bf16", "fp16"], default="float32",
                         help="run the model under autocast in this precision (default float32)")
     parser.add_argument("--detect-every", type=int, default=5, help="run the face detector every k frames")
+    parser.add_argument("--measure-every", type=int, default=4,
+                        help="measure each face's degradation and identity every k frames of its track (default 4)")
     parser.add_argument("--fade", type=int, default=6, help="frames to fade faces in/out when they (dis)appear")
     parser.add_argument("--temporal", type=float, nargs=2, default=(0.85, 0.7), metavar=("INPUT", "OUTPUT"),
                         help="strength of the temporal blend of input and restored crops (0 0 = off)")
@@ -102,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
             result = restore_video(pipe, path, target, crf=args.crf, pix_fmt=args.pix_fmt, alpha=args.alpha,
                                    mask=args.mask, colour_match=not args.no_colour_match,
                                    identity_guard=not args.no_identity_guard, batch_size=args.batch_size,
-                                   detect_every=args.detect_every, fade=args.fade,
+                                   detect_every=args.detect_every, measure_every=args.measure_every,
+                                   fade=args.fade,
                                    input_strength=args.temporal[0], output_strength=args.temporal[1],
                                    max_faces=args.max_faces, autocast_dtype=autocast_dtype, progress=shard.is_main)
         except (VideoError, ValueError, RuntimeError, OSError) as err:

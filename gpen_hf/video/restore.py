@@ -7,7 +7,8 @@ face's region of the frame is steadied over time (:mod:`gpen_hf.video.temporal`)
 the smoothed alignment, the faces of the whole group restored in one ``GPENPipeline.restore_faces`` call, and
 pasted back by the photo pipeline's own paste-back (``GPENPipeline.paste_masks`` / ``face_fidelity`` /
 ``paste_back``: face-region mask, band-split blend, colour match, ``alpha="auto"`` and the identity guard), with
-each face's fidelity smoothed along its track and faded in/out where a track starts or ends. Memory is bounded
+each face's fidelity measured every few frames, smoothed along its track and faded in/out where a track starts
+or ends. Memory is bounded
 by the window, never the length of the video. :func:`restore_video` wraps it for files (PyAV decode/encode,
 audio copied, timestamps kept).
 """
@@ -29,6 +30,8 @@ import torch
 
 from gpen_hf.faces.align import shift_affine
 from gpen_hf.faces.blend import match_colour
+from gpen_hf.faces.mask import crop_mask
+from gpen_hf.fidelity import FaceFidelity
 from gpen_hf.pipeline import DEFAULT_MEMORY_BUDGET_MB, GPENPipeline, check_paste_options
 from gpen_hf.video.io import (
     DEFAULT_CRF,
@@ -66,6 +69,9 @@ class VideoRestorer:
         fade: frames over which a face that appears or disappears mid-video is blended in or out.
         input_strength / output_strength: the temporal blends of :class:`TemporalBlender` (0, 0 = off).
         smooth: One-Euro smoothing of the landmarks and of each face's fidelity (False: per frame as measured).
+        measure_every: measure each face's fidelity (its degradation estimate and the identity guard, a quarter
+            of the time per face) on every k-th frame of its track and reuse it in between, where the smoothing
+            would keep it nearly constant anyway (1 = every frame).
         max_faces: restore at most this many faces per frame (the largest ones).
         autocast_dtype / memory_budget_mb: as in ``GPENPipeline.restore_faces``.
     """
@@ -73,18 +79,21 @@ class VideoRestorer:
     def __init__(self, pipe: GPENPipeline, rate: float = 25.0, *, alpha: float | str = "auto", mask: str = "face",
                  colour_match: bool = True, identity_guard: bool = True, batch_size: int = 8,
                  detect_every: int = 5, fade: int = 6, input_strength: float = 0.85, output_strength: float = 0.7,
-                 smooth: bool = True, max_faces: int | None = None,
+                 smooth: bool = True, measure_every: int = 4, max_faces: int | None = None,
                  autocast_dtype: str | torch.dtype | None = None,
                  memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB) -> None:
         check_paste_options(alpha, mask, pipe.parsing_model)
-        if batch_size < 1 or fade < 0:
-            raise ValueError(f"batch_size must be >= 1 and fade >= 0, got {batch_size} and {fade}")
+        if batch_size < 1 or fade < 0 or measure_every < 1:
+            raise ValueError(f"batch_size and measure_every must be >= 1 and fade >= 0, got {batch_size}, "
+                             f"{measure_every} and {fade}")
         self.pipe, self.alpha, self.batch_size, self.fade = pipe, alpha, batch_size, fade
         self.mask, self.colour_match, self.identity_guard = mask, colour_match, identity_guard
         self.max_faces, self.autocast_dtype, self.memory_budget_mb = max_faces, autocast_dtype, memory_budget_mb
         self.tracker = FaceTracker(rate, detect_every, **({} if smooth else {"min_cutoff": 1e6, "beta": 0.0}))
         self.blender = TemporalBlender(pipe.resolution, input_strength, output_strength)
         self.fidelity = FidelitySmoother(rate) if smooth else None
+        self.measure_every = measure_every
+        self._measured: dict[int, tuple[int, FaceFidelity]] = {}  # track id -> (frame index, fidelity)
         self.window = fade + 1 + batch_size
         self._pending: deque[_Pending] = deque()
         self._tracks: dict[int, FaceTrack] = {}
@@ -163,9 +172,11 @@ class VideoRestorer:
         per_frame: list[list[tuple]] = [[] for _ in group]
         for (k, track_id, landmarks, matrix, region), crop, face, mask in zip(jobs, crops, restored, masks):
             face = self.blender.steady_output(track_id, face, region.blend)
+            if self.mask == "parsing":  # per-face masks: steadied like the faces (the fixed ones are steady)
+                mask = self.blender.steady_mask(track_id, mask, region.blend)
             if self.colour_match:
                 face = match_colour(face, crop, mask)
-            fidelity = self.pipe.face_fidelity(face, crop, group[k].rgb, landmarks, self.alpha, self.identity_guard)
+            fidelity = self._face_fidelity(track_id, group[k], face, crop, landmarks)
             if self.fidelity is not None:
                 fidelity = self.fidelity(track_id, fidelity)
             fidelity = replace(fidelity, alpha=fidelity.alpha * self._weight(track_id, group[k].index))
@@ -185,20 +196,35 @@ class VideoRestorer:
         for track_id in [i for i, tr in self._tracks.items() if tr.end is not None and tr.end < oldest]:
             del self._tracks[track_id]
             self.blender.forget(track_id)
+            self._measured.pop(track_id, None)
             if self.fidelity is not None:
                 self.fidelity.forget(track_id)
         return out
 
+    def _face_fidelity(self, track_id: int, item: _Pending, face: np.ndarray, crop: np.ndarray,
+                       landmarks: np.ndarray) -> FaceFidelity:
+        """The face's fidelity as measured on its track's latest measured frame, re-measured every
+        ``measure_every`` frames."""
+        last = self._measured.get(track_id)
+        if last is not None and item.index - last[0] < self.measure_every:
+            return last[1]
+        fidelity = self.pipe.face_fidelity(face, crop, item.rgb, landmarks, self.alpha, self.identity_guard)
+        self._measured[track_id] = (item.index, fidelity)
+        return fidelity
+
     def _steadied_photo(self, rgb: np.ndarray, faces: list[tuple]) -> np.ndarray:
-        """The frame the paste-back blends into: each face's steadied region brought in under its paste mask
-        times its ``alpha`` (so the frame's fine detail kept by the band-split is steady too; ``alpha`` 0 and
-        everything outside the masks stay the frame as it came)."""
+        """The frame the paste-back blends into: each face's steadied region brought in under the square crop
+        mask (the crop minus a feathered margin: the face and what moves with it, hair and ears) times its
+        ``alpha``, so the frame's fine detail kept by the band-split is steady too and so is the head around
+        the pasted face. ``alpha`` 0 and everything outside the crops stay the frame as it came; where the
+        background does not move with the face, the blender's change weight keeps it as it came too."""
         photo = rgb
-        for _, _, matrix, mask, fidelity, region in faces:
+        steady_mask = crop_mask("square", self.pipe.resolution)
+        for _, _, matrix, _, fidelity, region in faces:
             if fidelity.alpha <= 0 or region.blend is None:
                 continue
             x0, y0, x1, y1 = region.box
-            weight = self.pipe.aligner.inverse_warp(np.asarray(mask, np.float32), shift_affine(matrix, x0, y0),
+            weight = self.pipe.aligner.inverse_warp(steady_mask, shift_affine(matrix, x0, y0),
                                                     (x1 - x0, y1 - y0), cubic=False)[:, :, None]
             photo = photo.copy() if photo is rgb else photo
             before = photo[y0:y1, x0:x1].astype(np.float32)

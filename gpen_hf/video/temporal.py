@@ -70,6 +70,7 @@ class _State:
     origin: tuple[int, int]
     region: np.ndarray  # the steadied frame region, float32
     restored: np.ndarray | None  # the (steadied) restored crop, float32
+    mask: np.ndarray | None = None  # the (steadied) per-face paste mask, float32
 
 
 class TemporalBlender:
@@ -149,6 +150,21 @@ class TemporalBlender:
             current = w * prev + (1 - w) * current
         state.restored = current
         return np.clip(np.rint(current), 0, 255).astype(np.uint8)
+
+    def steady_mask(self, track: int, mask: np.ndarray, blend: Blend | None) -> np.ndarray:
+        """Blend the previous paste mask of ``track``, warped to this frame, into ``mask`` (a per-face mask
+        such as a face-parsing one, which would otherwise flicker at its edges), with the weight of
+        :meth:`steady_output`. Call in frame order."""
+        state = self._states[track]
+        current = np.asarray(mask, np.float32)
+        if blend is not None and state.mask is not None and self.output_strength > 0:
+            size = current.shape[1], current.shape[0]
+            prev = cv2.warpAffine(state.mask, blend.warp, size, flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT)
+            w = self.output_strength * blend.weight[:, :, 0]
+            current = w * prev + (1 - w) * current
+        state.mask = current
+        return current
 
     def forget(self, track: int) -> None:
         self._states.pop(track, None)
