@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -63,16 +64,16 @@ def test_identity_params_leave_the_image_unchanged(face: np.ndarray) -> None:
 def test_more_blur_less_high_frequency(face: np.ndarray) -> None:
     energies = [high_freq_energy(degrade(face, DegradationParams(blur="iso", sigma_x=s, kernel_size=41)))
                 for s in (0.5, 1.5, 3.0, 6.0)]
-    assert all(a > b for a, b in zip(energies, energies[1:])), energies
+    assert all(a > b for a, b in itertools.pairwise(energies)), energies
     motion = [high_freq_energy(degrade(face, DegradationParams(blur="motion", motion_length=n, motion_angle=30)))
               for n in (3, 9, 21)]
-    assert all(a > b for a, b in zip(motion, motion[1:])), motion
+    assert all(a > b for a, b in itertools.pairwise(motion)), motion
 
 
 def test_lower_jpeg_quality_more_blocking(face: np.ndarray) -> None:
     smooth = degrade(face, DegradationParams(blur="iso", sigma_x=2.0, kernel_size=13))
     scores = [blockiness(degrade(smooth, DegradationParams(jpeg_quality=q))) for q in (95, 50, 20, 5)]
-    assert all(a < b for a, b in zip(scores, scores[1:])), scores
+    assert all(a < b for a, b in itertools.pairwise(scores)), scores
 
 
 def test_noise_and_downsampling_effects(face: np.ndarray) -> None:
@@ -80,7 +81,7 @@ def test_noise_and_downsampling_effects(face: np.ndarray) -> None:
     stds = [degrade(flat, DegradationParams(noise_sigma=s, seed=1)).astype(float).std() for s in (0, 5, 25)]
     assert stds[0] == 0 and abs(stds[1] - 5) < 0.5 and abs(stds[2] - 25) < 2
     errors = [np.abs(degrade(face, DegradationParams(scale=s)).astype(float) - face).mean() for s in (1, 2, 8, 32)]
-    assert all(a < b for a, b in zip(errors, errors[1:])), errors
+    assert all(a < b for a, b in itertools.pairwise(errors)), errors
 
 
 def test_grayscale_and_flip(face: np.ndarray) -> None:

@@ -18,10 +18,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "conformance"
 # The authors' releases: each file's config and parameter count (GPEN-BFR-256.pth 18.9 M, GPEN-BFR-512.pth 71.0 M,
 # GPEN-BFR-512-D.pth 29.0 M), checked on shapes only, built on the meta device so no memory is used.
 RELEASES = {
-    "GPEN-BFR-256": (dict(resolution=256, channel_multiplier=1, narrow=0.5), 18.9e6),
-    "GPEN-BFR-512": (dict(resolution=512, channel_multiplier=2, narrow=1.0), 71.0e6),
-    "GPEN-BFR-1024": (dict(resolution=1024, channel_multiplier=2, narrow=1.0), None),
-    "GPEN-BFR-2048": (dict(resolution=2048, channel_multiplier=2, narrow=1.0), None),
+    "GPEN-BFR-256": ({"resolution": 256, "channel_multiplier": 1, "narrow": 0.5}, 18.9e6),
+    "GPEN-BFR-512": ({"resolution": 512, "channel_multiplier": 2, "narrow": 1.0}, 71.0e6),
+    "GPEN-BFR-1024": ({"resolution": 1024, "channel_multiplier": 2, "narrow": 1.0}, None),
+    "GPEN-BFR-2048": ({"resolution": 2048, "channel_multiplier": 2, "narrow": 1.0}, None),
 }
 
 
@@ -45,9 +45,9 @@ def test_infers_release_configs(name: str) -> None:
 
 def test_infers_release_discriminator() -> None:
     state_dict = _meta_state_dict(GPENDiscriminator, resolution=512)
-    assert infer_discriminator_config(state_dict) == dict(
-        resolution=512, channel_multiplier=2, narrow=1.0, blur_kernel=[1.0, 3.0, 3.0, 1.0]
-    )
+    assert infer_discriminator_config(state_dict) == {
+        "resolution": 512, "channel_multiplier": 2, "narrow": 1.0, "blur_kernel": [1.0, 3.0, 3.0, 1.0]
+    }
     total = sum(v.numel() for k, v in state_dict.items() if not k.endswith(".kernel"))
     assert abs(total - 29.0e6) / 29.0e6 < 0.005
 
@@ -55,10 +55,10 @@ def test_infers_release_discriminator() -> None:
 @pytest.mark.parametrize(
     "config",
     [
-        dict(resolution=32, style_dim=64, n_mlp=3, channel_multiplier=1, narrow=0.125, noise_mode="add"),
-        dict(resolution=128, style_dim=48, n_mlp=8, channel_multiplier=2, narrow=0.25, noise_mode="concat"),
-        dict(resolution=64, style_dim=32, n_mlp=1, channel_multiplier=1, narrow=0.0625, noise_mode="none"),
-        dict(resolution=16, style_dim=32, n_mlp=2, channel_multiplier=1, narrow=0.3, noise_mode="concat"),
+        {"resolution": 32, "style_dim": 64, "n_mlp": 3, "channel_multiplier": 1, "narrow": 0.125, "noise_mode": "add"},
+        {"resolution": 128, "style_dim": 48, "n_mlp": 8, "channel_multiplier": 2, "narrow": 0.25, "noise_mode": "concat"},
+        {"resolution": 64, "style_dim": 32, "n_mlp": 1, "channel_multiplier": 1, "narrow": 0.0625, "noise_mode": "none"},
+        {"resolution": 16, "style_dim": 32, "n_mlp": 2, "channel_multiplier": 1, "narrow": 0.3, "noise_mode": "concat"},
     ],
 )
 def test_other_configs_round_trip_through_pth(tmp_path: Path, config: dict) -> None:

@@ -355,3 +355,35 @@ def test_fidelity_is_measured_every_k_frames_of_a_track(pipe, clip) -> None:
     assert len(every_frame.measured) == len(frames)
     with pytest.raises(ValueError, match="measure_every must be >= 1"):
         VideoRestorer(pipe, measure_every=0)
+
+
+class OneFalseDetection:
+    """The real detector, plus a face-sized false detection in the image's top-left corner on frame 3 only."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.calls = detector, []
+
+    def detect(self, rgb: np.ndarray):
+        from gpen_hf.faces.detect import Detections
+
+        dets = self.detector.detect(rgb)
+        self.calls.append(len(self.calls))
+        if len(self.calls) != 4:
+            return dets
+        fake = dets.landmarks[:1] - dets.landmarks[:1].min(axis=1, keepdims=True) + 2  # the face, moved
+        return Detections(np.vstack([dets.boxes, [[0, 0, 40, 40]]]).astype(np.float32),
+                          np.vstack([dets.landmarks, fake]).astype(np.float32),
+                          np.r_[dets.scores, 0.6].astype(np.float32))
+
+
+def test_a_detection_never_confirmed_is_not_restored(pipe, clip) -> None:
+    frames = clip[0]
+    detector = OneFalseDetection(pipe.detector)
+    false_pipe = GPENPipeline(pipe.model, detector=detector)
+    restorer = VideoRestorer(false_pipe, alpha=1.0, identity_guard=False, detect_every=1)
+    with_false = [out for f in frames for out, _ in restorer.push(f)] + [out for out, _ in restorer.flush()]
+    clean = list(pipe.restore_frames(frames, alpha=1.0, identity_guard=False, detect_every=1))
+    corner = (slice(0, 30), slice(0, 30))
+    assert all(np.array_equal(a[corner], b[corner]) for a, b in zip(with_false, clean))
+    assert restorer.num_tracks == 1 and restorer.tracker._next_id == 2  # seen, never confirmed, never pasted
+

@@ -99,10 +99,12 @@ class VideoRestorer:
         self._tracks: dict[int, FaceTrack] = {}
         self.frames_in = self.frames_out = self.faces_restored = 0
         self.frames_with_faces = 0
+        self._restored_tracks: set[int] = set()
 
     @property
     def num_tracks(self) -> int:
-        return self.tracker._next_id
+        """How many face tracks were restored (false detections never confirmed are not counted)."""
+        return len(self._restored_tracks)
 
     def push(self, rgb: np.ndarray, tag: Any = None) -> list[tuple[np.ndarray, Any]]:
         """Add the next frame (H×W×3 uint8 RGB); returns the frames (with their tags) that are done."""
@@ -160,12 +162,15 @@ class VideoRestorer:
         for k, item in enumerate(group):
             canvas = item.rgb.copy()
             for track_id, landmarks, motion in item.faces:
+                if self._tracks[track_id].end is not None and not self._tracks[track_id].confirmed:
+                    continue  # a detection never seen again: a false positive, left alone
                 matrix = aligner.estimate(landmarks)
                 region = self.blender.steady_region(track_id, item.rgb, matrix, motion, landmarks)
                 x0, y0, x1, y1 = region.box
                 canvas[y0:y1, x0:x1] = region.pixels
                 crops.append(aligner.warp(canvas, landmarks)[0])
                 jobs.append((k, track_id, landmarks, matrix, region))
+                self._restored_tracks.add(track_id)
         restored = (self.pipe.restore_faces(crops, self.batch_size, self.autocast_dtype, self.memory_budget_mb)
                     if crops else [])
         masks = self.pipe.paste_masks(crops, self.mask)

@@ -5,7 +5,9 @@ each face is carried forward by the motion of feature points inside it (pyramida
 backward checked, a similarity fitted with RANSAC), which is also the face's frame-to-frame motion that the
 temporal blend needs. Each track's landmarks are smoothed with a One-Euro filter, whose cut-off rises with
 speed: still faces stop swimming, moving ones are followed without lag. Tracks know their first and last
-frame, so the restorer can fade them in and out.
+frame, so the restorer can fade them in and out. A new track is *tentative* until a second detection
+confirms it (the detector runs again on the next frame): one the detector does not find again ends there, and
+the restorer leaves it alone (a one-off false detection is never restored).
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ class FaceTrack:
     last_detected: int = 0
     end: int | None = None  # last frame of a finished track
     flow_lost: bool = False
+    detections: int = 1  # how many detections it was matched to (1 = tentative)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.detections >= 2
 
     @property
     def last(self) -> int:
@@ -148,7 +155,7 @@ class FaceTracker:
 
     def wants_detection(self, frame: int) -> bool:
         return frame % self.detect_every == 0 or any(frame - t.last_detected >= self.detect_every
-                                                     for t in self.active)
+                                                     or not t.confirmed for t in self.active)
 
     def update(self, rgb: np.ndarray, detections: Detections | None) -> list[FaceTrack]:
         """Advance to the next frame; ``detections`` for this frame or None (track only). Returns the tracks
@@ -172,7 +179,9 @@ class FaceTracker:
             self._associate(t, detections)
         alive = []
         for track in self.active:
-            if t - track.last_detected > self.max_missed or (track.flow_lost and track.last_detected != t):
+            missed = track.last_detected != t
+            if (t - track.last_detected > self.max_missed or (track.flow_lost and missed)
+                    or (detections is not None and missed and not track.confirmed)):
                 track.raw.pop(t, None)
                 track.motion.pop(t, None)
                 self._finish(track)
@@ -206,6 +215,7 @@ class FaceTracker:
                 fitted = cv2.estimateAffinePartial2D(prev, track.raw[t])[0]
                 track.motion[t] = fitted if fitted is not None else IDENTITY.copy()
             track.last_detected = t
+            track.detections += 1
         for j in range(len(dets)):
             if j not in used_d:
                 track = FaceTrack(self._next_id, t, OneEuroFilter(self.rate, self.min_cutoff, self.beta),
