@@ -184,13 +184,14 @@ class VideoRestorer:
             fidelity = self._face_fidelity(track_id, group[k], face, crop, landmarks)
             if self.fidelity is not None:
                 fidelity = self.fidelity(track_id, fidelity)
-            fidelity = replace(fidelity, alpha=fidelity.alpha * self._weight(track_id, group[k].index))
-            per_frame[k].append((face, crop, matrix, mask, fidelity, region))
+            presence = self._weight(track_id, group[k].index)
+            fidelity = replace(fidelity, alpha=fidelity.alpha * presence)
+            per_frame[k].append((face, crop, matrix, mask, fidelity, region, presence))
         out = []
         for item, faces in zip(group, per_frame):
             frame = item.rgb
             if faces:
-                restored_faces, face_crops, matrices, face_masks, fidelities, _ = map(list, zip(*faces))
+                restored_faces, face_crops, matrices, face_masks, fidelities, *_ = map(list, zip(*faces))
                 frame = self.pipe.paste_back(self._steadied_photo(item.rgb, faces), restored_faces, face_crops,
                                              matrices, face_masks, fidelities)
             self.faces_restored += len(faces)
@@ -219,21 +220,23 @@ class VideoRestorer:
 
     def _steadied_photo(self, rgb: np.ndarray, faces: list[tuple]) -> np.ndarray:
         """The frame the paste-back blends into: each face's steadied region brought in under the square crop
-        mask (the crop minus a feathered margin: the face and what moves with it, hair and ears) times its
-        ``alpha``, so the frame's fine detail kept by the band-split is steady too and so is the head around
-        the pasted face. ``alpha`` 0 and everything outside the crops stay the frame as it came; where the
-        background does not move with the face, the blender's change weight keeps it as it came too."""
+        mask (the crop minus a feathered margin: the face and what moves with it, hair and ears), faded in
+        and out with its track. Whatever ``alpha`` keeps of the input face is then the steadied input, so a
+        face left almost as it came (``alpha="auto"`` on a clean face) does not flicker with the frame's
+        noise either; everything outside the crops stays the frame as it came, and where the background does
+        not move with the face, the blender's change weight keeps it as it came too (``input_strength`` 0:
+        no steadying at all)."""
         photo = rgb
         steady_mask = crop_mask("square", self.pipe.resolution)
-        for _, _, matrix, _, fidelity, region in faces:
-            if fidelity.alpha <= 0 or region.blend is None:
+        for _, _, matrix, _, _, region, presence in faces:
+            if presence <= 0 or region.blend is None or self.blender.input_strength <= 0:
                 continue
             x0, y0, x1, y1 = region.box
             weight = self.pipe.aligner.inverse_warp(steady_mask, shift_affine(matrix, x0, y0),
                                                     (x1 - x0, y1 - y0), cubic=False)[:, :, None]
             photo = photo.copy() if photo is rgb else photo
             before = photo[y0:y1, x0:x1].astype(np.float32)
-            mixed = before + fidelity.alpha * weight * (region.pixels.astype(np.float32) - before)
+            mixed = before + presence * weight * (region.pixels.astype(np.float32) - before)
             photo[y0:y1, x0:x1] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
         return photo
 
