@@ -1,6 +1,7 @@
 """Stage 2 (GPEN fine-tuning) training loop; ``training/finetune.py`` is its command line.
 
-Loss as in the paper: G minimises L_A + alpha·L_C + beta·L_F (+ optional LPIPS), D the logistic loss + lazy R1.
+Loss as in the paper: G minimises L_A + alpha·L_C + beta·L_F, D the logistic loss + lazy R1. LPIPS is only
+logged on the validation pairs: it is the evaluation's judge, never a training loss.
 """
 
 from __future__ import annotations
@@ -106,13 +107,6 @@ def run(args: argparse.Namespace) -> dict:
     model, disc = build_models(args)
     if args.freeze_decoder:
         freeze_decoder(model)
-    lpips_loss = None
-    if args.perceptual_weight > 0:
-        if args.resolution < LPIPS_MIN_RESOLUTION:
-            raise ValueError(f"--perceptual_weight (LPIPS) needs --resolution >= {LPIPS_MIN_RESOLUTION}")
-        from gpen_hf.metrics.lpips import LPIPS
-
-        lpips_loss = LPIPS().to(accelerator.device)
     gan = prepare_gan(accelerator, args, model, disc, TrainState(step=0), g_reg_every=0, project="gpen_finetune")
     model, disc = gan.generator, gan.discriminator
     data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset,
@@ -136,9 +130,6 @@ def run(args: argparse.Namespace) -> dict:
             g_terms = gpen_generator_loss(fake.logits, restored, target.detach(), fake.features or (),
                                           real.features or (), args.alpha, args.beta)
             g_loss = g_terms["loss"]
-            if lpips_loss is not None:
-                g_terms["lpips"] = lpips_loss(restored.float(), target.detach().float()).mean()
-                g_loss = g_loss + args.perceptual_weight * g_terms["lpips"]
             d_loss = d_logistic_loss(real.logits, fake.logits)
             if do_r1:  # `+ 0 * output`: the DDP workaround explained in pretrain.run
                 r1 = r1_penalty(real.logits, target)
