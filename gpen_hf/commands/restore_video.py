@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="measure each face's degradation and identity every k frames of its track (default 4)")
     parser.add_argument("--fade", type=int, default=6, help="frames to fade faces in/out when they (dis)appear")
     parser.add_argument("--temporal", type=float, nargs=2, default=(0.85, 0.7), metavar=("INPUT", "OUTPUT"),
-                        help="strength of the temporal blend of input and restored crops (0 0 = off)")
+                        help="strength of the temporal blends of each face's frame region (face, hair, ears) and of its "
+                             "restored crops (default 0.85 0.7; 0 0 = off, and then --alpha 0 returns the input)")
     parser.add_argument("--max-faces", type=int, default=None, help="restore at most this many faces per frame")
     parser.set_defaults(func=run)
 
