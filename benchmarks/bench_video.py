@@ -19,6 +19,8 @@ taken out by the JPEG and H.264 steps), so ``alpha="auto"`` (restore-video's def
 
     python benchmarks/bench_video.py --frames 24              # the repo's test photos, 24 frames each
     python benchmarks/bench_video.py --photos a.jpg:640x480 b.jpg --frames 96 --model path/to/model --alpha auto
+    python benchmarks/bench_video.py --photos a.jpg:1280x720 --model random:512 --device cuda --autocast-dtype bf16
+        # GPU throughput: GPEN-512's shape with random weights (its steadiness numbers mean nothing)
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench_forward import build_model
 
 from gpen_hf.commands.restore import _alpha
 from gpen_hf.pipeline import GPENPipeline
@@ -109,7 +113,8 @@ def bench_clip(pipe: GPENPipeline, spec: str, args: argparse.Namespace, workdir:
                crf=args.clip_crf)
     source = read_frames(clip)
     masks = [np.any([face_mask(lm, m, size) for lm in dets.landmarks], axis=0) for m in transforms]
-    paste = {"alpha": args.alpha, "mask": args.mask, "batch_size": args.batch_size}
+    paste = {"alpha": args.alpha, "mask": args.mask, "batch_size": args.batch_size,
+             "autocast_dtype": args.autocast_dtype}
 
     start = time.perf_counter()
     per_frame = [pipe(f, output_type="np", **paste).image for f in source]
@@ -137,7 +142,11 @@ def bench_clip(pipe: GPENPipeline, spec: str, args: argparse.Namespace, workdir:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", nargs="+", default=CLIPS, metavar="PHOTO[:WxH]")
-    parser.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    parser.add_argument("--model", default=None,
+                        help="model folder, or random:RES (GPEN-BFR-RES's shape, random weights; default: shipped)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
+    parser.add_argument("--autocast-dtype", choices=["bf16", "fp16"], default=None,
+                        help="run the model under autocast (default fp32)")
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
@@ -153,10 +162,15 @@ def main() -> None:
     parser.add_argument("--ablate", action="store_true", help="also run restore-video without the temporal blend")
     parser.add_argument("--save-frames", default=None, metavar="DIR", help="write a few frames as PNG here")
     args = parser.parse_args()
-    pipe = GPENPipeline.from_pretrained(args.model)
+    if args.model and args.model.startswith("random:"):
+        pipe = GPENPipeline(build_model(int(args.model.split(":", 1)[1])))
+    else:
+        pipe = GPENPipeline.from_pretrained(args.model)
+    pipe.to(args.device)
     print(f"model: {args.model or 'shipped (gpen_hf/assets/gpen-default)'}, resolution {pipe.resolution}; "
           f"{args.frames} frames, noise {args.noise}, JPEG q{args.jpeg}, clip CRF {args.clip_crf}; "
-          f"alpha {args.alpha}, mask {args.mask}; outputs encoded at CRF {args.crf} {args.pix_fmt}")
+          f"alpha {args.alpha}, mask {args.mask}; outputs encoded at CRF {args.crf} {args.pix_fmt}; "
+          f"{args.device}, {args.autocast_dtype or 'fp32'}, batch {args.batch_size}")
     with tempfile.TemporaryDirectory() as tmp:
         rows = [bench_clip(pipe, p, args, Path(tmp)) for p in args.photos]
     names = ["input", "per-frame", "restore-video"] + (["tracking only"] if args.ablate else [])
