@@ -144,7 +144,7 @@ class VideoRestorer:
         for out, _ in self.flush():
             yield out
 
-    def _weight(self, track_id: int, t: int) -> float:
+    def _presence(self, track_id: int, t: int) -> float:
         """Fade-in from a track's first frame (unless it starts the video), fade-out before its last."""
         track = self._tracks[track_id]
         weight = 1.0
@@ -184,7 +184,7 @@ class VideoRestorer:
             fidelity = self._face_fidelity(track_id, group[k], face, crop, landmarks)
             if self.fidelity is not None:
                 fidelity = self.fidelity(track_id, fidelity)
-            presence = self._weight(track_id, group[k].index)
+            presence = self._presence(track_id, group[k].index)
             fidelity = replace(fidelity, alpha=fidelity.alpha * presence)
             per_frame[k].append((face, crop, matrix, mask, fidelity, region, presence))
         out = []
