@@ -42,8 +42,9 @@ python training/pretrain_prior.py --train_data_dir "$DATA/prior-train" --output_
   --report_to tensorboard --seed 0 --mixed_precision no --num_threads "$THREADS" --dataloader_num_workers 1 \
   --resume_from_checkpoint latest
 
-# Tracking, beside the run: KID-AlexNet of every 500th checkpoint against 1,000 training faces, fixed-z grids.
-python training/track_prior.py "$RUNS/prior64" --train_data_dir "$DATA/prior-train" --every 500
+# Tracking: KID-AlexNet of every 1,000th checkpoint (and the 250-2,000 ones, run beside it) against 500 training
+# faces, fixed-z grids (~3 min a checkpoint on this CPU, so not every 500th).
+python training/track_prior.py "$RUNS/prior64" --train_data_dir "$DATA/prior-train" --num_samples 500 --every 1000
 
 # Stage 1b: grown to 128 px (--init_from: the 64-px layers kept, the new ToRGB starts at zero), 4,000 steps of
 # 16 (64k images); R1 gamma 0.0002 * 128^2 / 16 ~ 0.2; the q~50 128-px faces weighted 0.25.
@@ -54,7 +55,8 @@ python training/pretrain_prior.py --init_from "$RUNS/prior64" \
   --diffaugment color,translation,cutout --random_flip --use_ema --ema_decay 0.998 --checkpointing_steps 250 \
   --checkpoints_total_limit 40 --validation_steps 500 --num_validation_images 16 --report_to tensorboard \
   --seed 1 --mixed_precision no --num_threads "$THREADS" --dataloader_num_workers 1 --resume_from_checkpoint latest
-python training/track_prior.py "$RUNS/prior128" --train_data_dir "$SHARED/data/ffhq/train/256" --every 500
+python training/track_prior.py "$RUNS/prior128" --train_data_dir "$SHARED/data/ffhq/train/256" --num_samples 500 \
+  --every 1000
 
 # Stage 2 (paper's loss alpha 1, beta 0.02; targets only the clean sources: ffhq/train/256 + faces train, 892
 # faces). Its steps, lr and any other alpha are fixed by short pilots on training faces once the prior exists,
