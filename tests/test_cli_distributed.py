@@ -65,7 +65,9 @@ def test_restore_video_splits_a_list_of_videos(model, tmp_path) -> None:
     videos = [str(tmp_path / n) for n in ("a.mp4", "b.mp4", "c.mkv")]
     proc = launch(29533, "restore-video", *videos, "-o", str(tmp_path / "out"), "--model", str(model))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4", "c.mkv"]
-    assert sum(" frames, " in line and "->" in line for line in proc.stdout.splitlines()) == 3
+    logs = proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4", "c.mkv"], logs
+    assert sum(" frames, " in line and "->" in line for line in proc.stdout.splitlines()) == 3, logs
     summary = [line for line in proc.stdout.splitlines() if line.startswith("gpen-hf restore-video:")]
-    assert summary == ["gpen-hf restore-video: 3 video(s) by 2 processes: 16 frames written, 0 failed or incomplete"]
+    expected = "gpen-hf restore-video: 3 video(s) by 2 processes: 16 frames written, 0 failed or incomplete"
+    assert summary == [expected], logs
