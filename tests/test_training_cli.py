@@ -124,6 +124,20 @@ def test_finetune_ablations_run(faces, tmp_path, ablation):
         assert model.config.noise_mode == ablation[1]
 
 
+def test_finetune_reports_loss_shares_and_takes_an_identity_term(faces, tmp_path):
+    summary = run_cli("finetune.py", *finetune_args(faces, tmp_path / "paper", "--max_train_steps", "2"))
+    shares = {k: v for k, v in summary.items() if k.startswith("train/share_")}
+    assert set(shares) == {"train/share_adv", "train/share_content", "train/share_fm"}
+    assert sum(shares.values()) == pytest.approx(1.0) and min(shares.values()) > 0
+    at64 = [*finetune_args(faces, tmp_path / "identity", "--max_train_steps", "1", "--identity_weight", "0.5")]
+    at64[at64.index("--resolution") + 1] = "64"
+    summary = run_cli("finetune.py", *at64)
+    assert summary["train/identity"] > 0 and summary["train/share_identity"] > 0
+    with pytest.raises(AssertionError, match=r"--identity_weight needs --resolution >= 64"):
+        run_cli("finetune.py", *finetune_args(faces, tmp_path / "small", "--max_train_steps", "1",
+                                              "--identity_weight", "0.5"))
+
+
 def test_freeze_decoder_keeps_prior_weights(faces, tmp_path):
     from gpen_hf.models import GPENModel, StyleGAN2Prior
 

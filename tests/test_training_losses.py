@@ -74,6 +74,33 @@ def test_gpen_generator_loss_is_la_plus_alpha_lc_plus_beta_lf():
     assert custom["loss"].item() == pytest.approx(la + 0.5 + 0.5)
 
 
+def test_identity_loss_on_the_shipped_descriptor():
+    from pathlib import Path
+
+    import cv2
+
+    from gpen_hf.metrics.identity import FaceRecognitionNet
+
+    net = FaceRecognitionNet()
+    face = cv2.imread(str(Path(__file__).parent / "fixtures" / "photos" / "faceapi__sample6_one_face.jpg"))
+    h, w = face.shape[:2]
+    side = min(h, w)
+    face = cv2.resize(face[:side, (w - side) // 2:(w + side) // 2, ::-1], (64, 64), interpolation=cv2.INTER_AREA)
+    target = torch.from_numpy(face.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    assert losses.identity_loss(target, target, net).item() == pytest.approx(0.0, abs=1e-5)
+    restored = (target.flip(-1) * 0.5).requires_grad_(True)  # another face: mirrored and darker
+    loss = losses.identity_loss(restored, target, net)
+    loss.backward()
+    assert loss.item() > 0.01 and restored.grad.abs().sum() > 0  # the gradient reaches the restored face
+    assert not any(p.requires_grad for p in net.parameters())  # the descriptor stays frozen
+
+
+def test_loss_shares_are_fractions_of_the_weighted_sum():
+    shares = losses.loss_shares({"adv": torch.tensor(0.6), "content": 0.3, "fm": 0.1})
+    assert shares == pytest.approx({"adv": 0.6, "content": 0.3, "fm": 0.1})
+    assert losses.loss_shares({"adv": 0.0, "content": 0.0}) == {"adv": 0.0, "content": 0.0}
+
+
 def test_path_length_penalty_of_linear_map():
     # images = sum over layers of latents, tiled: J^T y has a known norm; penalty vs. mean a = 0.
     torch.manual_seed(0)

@@ -32,6 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--freeze_decoder", action="store_true", help="Ablation: do not fine-tune the prior (decoder + mapping).")
     a("--alpha", type=float, default=1.0, help="Weight of the L1 content loss L_C.")
     a("--beta", type=float, default=0.02, help="Weight of the feature-matching loss L_F.")
+    a("--identity_weight", type=float, default=0.0,
+      help="Weight of an identity term (1 - cosine of the shipped face descriptor, restored vs HQ; not in the "
+           "paper; needs --resolution >= 64). 0: off.")
     a("--degradation_preset", choices=list(PRESETS), default="paper",
       help="Synthetic degradation: the paper's (blur, ↓10–200 on 1024 px, noise, JPEG 5–50) or GFPGAN's.")
     a("--random_flip", action="store_true",

@@ -1,7 +1,9 @@
 """Stage 2 (GPEN fine-tuning) training loop; ``training/finetune.py`` is its command line.
 
-Loss as in the paper: G minimises L_A + alpha·L_C + beta·L_F, D the logistic loss + lazy R1. LPIPS is only
-logged on the validation pairs: it is the evaluation's judge, never a training loss.
+Loss as in the paper: G minimises L_A + alpha·L_C + beta·L_F (+ ``identity_weight`` × the identity term on the
+shipped face descriptor, off by default), D the logistic loss + lazy R1. Each weighted term's share of the
+generator loss is logged (``share_*``, running means over about 100 steps) and ends up in ``summary.json``.
+LPIPS is only logged on the validation pairs: it is the evaluation's judge, never a training loss.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from gpen_hf.models import GPENDiscriminator, GPENModel
 
 from .checkpointing import TrainState, requires_grad
 from .data import DegradedPairStream
-from .losses import d_logistic_loss, gpen_generator_loss, r1_penalty
+from .losses import d_logistic_loss, gpen_generator_loss, identity_loss, loss_shares, r1_penalty
 from .prior import config_mismatches, gpen_from_prior
 from .progress import TrainingProgress, ema_weights, log_grid, to_uint8_grid
 from .setup import ARCHITECTURE_OPTIONS, make_accelerator, prepare_gan
@@ -25,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 #: AlexNet (LPIPS) pools its input away below this size
 LPIPS_MIN_RESOLUTION = 32
+#: the face descriptor of the identity term needs faces of at least this size
+IDENTITY_MIN_RESOLUTION = 64
+#: decay of the running means behind the logged loss shares (~100 steps)
+SHARE_DECAY = 0.99
 
 
 def build_models(args: argparse.Namespace) -> tuple[GPENModel, GPENDiscriminator]:
@@ -107,6 +113,14 @@ def run(args: argparse.Namespace) -> dict:
     model, disc = build_models(args)
     if args.freeze_decoder:
         freeze_decoder(model)
+    descriptor = None
+    if args.identity_weight > 0:
+        if args.resolution < IDENTITY_MIN_RESOLUTION:
+            raise ValueError(f"--identity_weight needs --resolution >= {IDENTITY_MIN_RESOLUTION} (the face "
+                             f"descriptor's smallest input), got {args.resolution}")
+        from gpen_hf.metrics.identity import FaceRecognitionNet
+
+        descriptor = FaceRecognitionNet().to(accelerator.device)
     gan = prepare_gan(accelerator, args, model, disc, TrainState(step=0), g_reg_every=0, project="gpen_finetune")
     model, disc = gan.generator, gan.discriminator
     data = DegradedPairStream(args.train_data_dir, args.resolution, seed=args.seed, preset=args.degradation_preset,
@@ -118,6 +132,7 @@ def run(args: argparse.Namespace) -> dict:
                                 postfix={"g": "loss", "d": "d_loss"})
     logger.info("%d faces, total batch %d, steps %d → %d", len(data), progress.speed.images_per_step,
                 gan.global_step, progress.last_step)
+    weighted_means: dict[str, float] = {}
     while progress.running:
         batch = next(batches)
         target, lq = batch["target"].to(accelerator.device), batch["lq"].to(accelerator.device)
@@ -130,6 +145,9 @@ def run(args: argparse.Namespace) -> dict:
             g_terms = gpen_generator_loss(fake.logits, restored, target.detach(), fake.features or (),
                                           real.features or (), args.alpha, args.beta)
             g_loss = g_terms["loss"]
+            if descriptor is not None:
+                g_terms["identity"] = identity_loss(restored, target.detach(), descriptor)
+                g_loss = g_loss + args.identity_weight * g_terms["identity"]
             d_loss = d_logistic_loss(real.logits, fake.logits)
             if do_r1:  # `+ 0 * output`: the DDP workaround explained in pretrain.run
                 r1 = r1_penalty(real.logits, target)
@@ -138,7 +156,15 @@ def run(args: argparse.Namespace) -> dict:
             gan.update(g_loss, d_loss)
         if not accelerator.sync_gradients:
             continue
-        step = progress.step({**g_terms, "d_loss": d_loss, "lr": gan.g_sched.get_last_lr()[0]})
+        weighted = {"adv": g_terms["adv"], "content": args.alpha * g_terms["content"], "fm": args.beta * g_terms["fm"]}
+        if descriptor is not None:
+            weighted["identity"] = args.identity_weight * g_terms["identity"]
+        for key, value in weighted.items():
+            value = float(value.detach())
+            weighted_means[key] = value if key not in weighted_means else (
+                SHARE_DECAY * weighted_means[key] + (1 - SHARE_DECAY) * value)
+        shares = {f"share_{k}": v for k, v in loss_shares(weighted_means).items()}
+        step = progress.step({**g_terms, **shares, "d_loss": d_loss, "lr": gan.g_sched.get_last_lr()[0]})
         if validator is not None and (step % args.validation_steps == 0 or step == args.max_train_steps):
             unwrapped = accelerator.unwrap_model(model)
             with ema_weights(gan.ema, unwrapped):

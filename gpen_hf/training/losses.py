@@ -3,7 +3,8 @@
 Stage 2, as in the paper (section 3.2): ``L = L_A + alpha * L_C + beta * L_F`` with L_A the non-saturating
 logistic adversarial loss, L_C the L1 content loss and L_F the feature-matching loss (L2 between the
 discriminator's intermediate features of the restored and the ground-truth face, summed over layers);
-alpha = 1, beta = 0.02. The discriminator uses the logistic loss and lazy R1.
+alpha = 1, beta = 0.02. The discriminator uses the logistic loss and lazy R1. Optional, not in the paper (the
+authors' released script has an ArcFace one): an identity term on the face descriptor we ship.
 """
 
 from __future__ import annotations
@@ -68,6 +69,27 @@ def gpen_generator_loss(
     content = content_loss(restored, target)
     fm = feature_matching_loss(fake_features, real_features) if beta else adv.new_zeros(())
     return {"loss": adv + alpha * content + beta * fm, "adv": adv, "content": content, "fm": fm}
+
+
+def identity_loss(restored: torch.Tensor, target: torch.Tensor, net: torch.nn.Module) -> torch.Tensor:
+    """1 − cosine similarity of the face descriptors (``net``: the shipped
+    :class:`~gpen_hf.metrics.identity.FaceRecognitionNet`, frozen) of the restored and the HQ faces, batch mean.
+    Faces in [-1, 1], at least 64 px; the HQ descriptor is a constant."""
+    from gpen_hf.metrics.identity import face_chip
+
+    def describe(x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(net(face_chip((x.float().clamp(-1, 1) + 1) / 2)), dim=1)
+
+    with torch.no_grad():
+        reference = describe(target)
+    return (1 - (describe(restored) * reference).sum(dim=1)).mean()
+
+
+def loss_shares(weighted: dict[str, torch.Tensor | float]) -> dict[str, float]:
+    """Each weighted term's share of their sum (``{"adv": L_A, "content": alpha·L_C, ...}`` → fractions)."""
+    values = {k: float(v) for k, v in weighted.items()}
+    total = sum(values.values())
+    return {k: v / total if total > 0 else 0.0 for k, v in values.items()}
 
 
 def path_length_penalty(
