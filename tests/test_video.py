@@ -393,3 +393,23 @@ def test_a_detection_never_confirmed_is_not_restored(pipe, clip) -> None:
     assert all(np.array_equal(a[corner], b[corner]) for a, b in zip(with_false, clean))
     assert restorer.num_tracks == 1 and restorer.tracker._next_id == 2  # seen, never confirmed, never pasted
 
+
+class EveryOtherFrame:
+    """The real detector, blind on every other call (a small face found now and then)."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.calls = detector, 0
+
+    def detect(self, rgb: np.ndarray):
+        self.calls += 1
+        dets = self.detector.detect(rgb)
+        return dets if self.calls % 2 else dets.select([])
+
+
+def test_a_face_detected_only_now_and_then_is_still_restored(pipe, clip) -> None:
+    frames = clip[0]
+    flaky = GPENPipeline(pipe.model, detector=EveryOtherFrame(pipe.detector))
+    restorer = VideoRestorer(flaky, alpha=1.0, identity_guard=False, detect_every=1)
+    list(restorer(frames))
+    assert restorer.num_tracks == 1 and restorer.frames_with_faces == len(frames)
+

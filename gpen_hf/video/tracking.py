@@ -6,8 +6,9 @@ backward checked, a similarity fitted with RANSAC), which is also the face's fra
 temporal blend needs. Each track's landmarks are smoothed with a One-Euro filter, whose cut-off rises with
 speed: still faces stop swimming, moving ones are followed without lag. Tracks know their first and last
 frame, so the restorer can fade them in and out. A new track is *tentative* until a second detection
-confirms it (the detector runs again on the next frame): one the detector does not find again ends there, and
-the restorer leaves it alone (a one-off false detection is never restored).
+confirms it (the detector runs on every frame until then): one that two detections in a row do not find ends
+there, and the restorer leaves it alone, so a one-off false detection is never restored, while a small real
+face the detector only finds now and then still is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import numpy as np
 from gpen_hf.faces.detect import Detections, _iou_and_cover
 
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+#: detections in a row that may miss a tentative (once-detected) track before it ends
+TENTATIVE_MISSES = 2
 
 
 class OneEuroFilter:
@@ -79,6 +82,7 @@ class FaceTrack:
     end: int | None = None  # last frame of a finished track
     flow_lost: bool = False
     detections: int = 1  # how many detections it was matched to (1 = tentative)
+    misses: int = 0  # detections in a row that did not find it
 
     @property
     def confirmed(self) -> bool:
@@ -180,8 +184,10 @@ class FaceTracker:
         alive = []
         for track in self.active:
             missed = track.last_detected != t
+            if detections is not None:
+                track.misses = track.misses + 1 if missed else 0
             if (t - track.last_detected > self.max_missed or (track.flow_lost and missed)
-                    or (detections is not None and missed and not track.confirmed)):
+                    or (not track.confirmed and track.misses >= TENTATIVE_MISSES)):
                 track.raw.pop(t, None)
                 track.motion.pop(t, None)
                 self._finish(track)
