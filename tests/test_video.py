@@ -386,9 +386,10 @@ def test_a_detection_never_confirmed_is_not_restored(pipe, clip) -> None:
     frames = clip[0]
     detector = OneFalseDetection(pipe.detector)
     false_pipe = GPENPipeline(pipe.model, detector=detector)
-    restorer = VideoRestorer(false_pipe, alpha=1.0, identity_guard=False, detect_every=1)
+    restorer = VideoRestorer(false_pipe, alpha=1.0, identity_guard=False, detect_every=1, fade=0, batch_size=1)
     with_false = [out for f in frames for out, _ in restorer.push(f)] + [out for out, _ in restorer.flush()]
-    clean = list(pipe.restore_frames(frames, alpha=1.0, identity_guard=False, detect_every=1))
+    clean = list(pipe.restore_frames(frames, alpha=1.0, identity_guard=False, detect_every=1, fade=0,
+                                     batch_size=1))
     corner = (slice(0, 30), slice(0, 30))
     assert all(np.array_equal(a[corner], b[corner]) for a, b in zip(with_false, clean))
     assert restorer.num_tracks == 1 and restorer.tracker._next_id == 2  # seen, never confirmed, never pasted

@@ -2,7 +2,8 @@
 
 :class:`VideoRestorer` is the streaming core. Each pushed frame is tracked at once (detector every k frames,
 optical flow in between, One-Euro smoothed landmarks); frames then wait in a short window (``fade + 1`` frames
-of look-ahead, so a track that is about to end can fade out, plus one model batch) and leave it in order: each
+of look-ahead, so a track that is about to end can fade out and a new one is confirmed or dropped before its
+first frame leaves, plus one model batch) and leave it in order: each
 face's region of the frame is steadied over time (:mod:`gpen_hf.video.temporal`), its crop cut from it with
 the smoothed alignment, the faces of the whole group restored in one ``GPENPipeline.restore_faces`` call, and
 pasted back by the photo pipeline's own paste-back (``GPENPipeline.paste_masks`` / ``face_fidelity`` /
@@ -42,7 +43,7 @@ from gpen_hf.video.io import (
     is_variable_rate,
 )
 from gpen_hf.video.temporal import FidelitySmoother, TemporalBlender
-from gpen_hf.video.tracking import FaceTrack, FaceTracker
+from gpen_hf.video.tracking import TENTATIVE_MISSES, FaceTrack, FaceTracker
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class VideoRestorer:
         self.fidelity = FidelitySmoother(rate) if smooth else None
         self.measure_every = measure_every
         self._measured: dict[int, tuple[int, FaceFidelity]] = {}  # track id -> (frame index, fidelity)
-        self.window = fade + 1 + batch_size
+        self.window = max(fade, TENTATIVE_MISSES) + 1 + batch_size
         self._pending: deque[_Pending] = deque()
         self._tracks: dict[int, FaceTrack] = {}
         self.frames_in = self.frames_out = self.faces_restored = 0
