@@ -15,7 +15,8 @@ does to each frame) and ``restore-video`` (``GPENPipeline.restore_frames``), bot
 
 ``--alpha`` is 1 by default: these clips' faces measure as only mildly degraded (the per-frame noise is mostly
 taken out by the JPEG and H.264 steps), so ``alpha="auto"`` (restore-video's default, measured with
-``--alpha auto``) blends in little of the model, and the shimmer of a generative restorer would go untested. ``--save-frames DIR`` writes input / per-frame / restore-video PNGs of a few frames.
+``--alpha auto``) blends in little of the model, and the shimmer of a generative restorer would go untested.
+``--save-frames DIR`` writes input / per-frame / restore-video PNGs of a few frames.
 
     python benchmarks/bench_video.py --frames 24              # the repo's test photos, 24 frames each
     python benchmarks/bench_video.py --photos a.jpg:640x480 b.jpg --frames 96 --model path/to/model --alpha auto

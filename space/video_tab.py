@@ -33,5 +33,5 @@ def build(restore: Callable) -> None:
                 after = gr.Video(label="After", interactive=False, height=300)
             summary = gr.Markdown()
             download = gr.DownloadButton("Download restored MP4", variant="secondary")
-    run_btn.click(restore, [clip, alpha, auto_fidelity], [before, after, download, summary], api_name="restore_video",
-                  concurrency_id="model")
+    run_btn.click(restore, [clip, alpha, auto_fidelity], [before, after, download, summary],
+                  api_name="restore_video", concurrency_id="model")

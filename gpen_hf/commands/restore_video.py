@@ -44,8 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="measure each face's degradation and identity every k frames of its track (default 4)")
     parser.add_argument("--fade", type=int, default=6, help="frames to fade faces in/out when they (dis)appear")
     parser.add_argument("--temporal", type=float, nargs=2, default=(0.85, 0.7), metavar=("INPUT", "OUTPUT"),
-                        help="strength of the temporal blends of each face's frame region (face, hair, ears) and of its "
-                             "restored crops (default 0.85 0.7; 0 0 = off, and then --alpha 0 returns the input)")
+                        help="strength of the temporal blends of each face's frame region (face, hair, ears) and "
+                             "of its restored crops (default 0.85 0.7; 0 0 = off, and then --alpha 0 returns the "
+                             "input)")
     parser.add_argument("--max-faces", type=int, default=None, help="restore at most this many faces per frame")
     parser.set_defaults(func=run)
 
@@ -106,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
                                    mask=args.mask, colour_match=not args.no_colour_match,
                                    identity_guard=not args.no_identity_guard, batch_size=args.batch_size,
                                    detect_every=args.detect_every, measure_every=args.measure_every,
-                                   fade=args.fade,
-                                   input_strength=args.temporal[0], output_strength=args.temporal[1],
+                                   fade=args.fade, input_strength=args.temporal[0], output_strength=args.temporal[1],
                                    max_faces=args.max_faces, autocast_dtype=autocast_dtype, progress=shard.is_main)
         except (VideoError, ValueError, RuntimeError, OSError) as err:
             failed.append(str(path))

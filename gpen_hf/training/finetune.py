@@ -18,7 +18,7 @@ from gpen_hf.models import GPENDiscriminator, GPENModel
 
 from .checkpointing import TrainState, requires_grad
 from .data import DegradedPairStream
-from .losses import d_logistic_loss, gpen_generator_loss, identity_loss, loss_shares, r1_penalty
+from .losses import RunningShares, d_logistic_loss, gpen_generator_loss, identity_loss, r1_penalty
 from .prior import config_mismatches, gpen_from_prior
 from .progress import TrainingProgress, ema_weights, log_grid, to_uint8_grid
 from .setup import ARCHITECTURE_OPTIONS, make_accelerator, prepare_gan
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> dict:
                                 postfix={"g": "loss", "d": "d_loss"})
     logger.info("%d faces, total batch %d, steps %d → %d", len(data), progress.speed.images_per_step,
                 gan.global_step, progress.last_step)
-    weighted_means: dict[str, float] = {}
+    shares = RunningShares(SHARE_DECAY)
     while progress.running:
         batch = next(batches)
         target, lq = batch["target"].to(accelerator.device), batch["lq"].to(accelerator.device)
@@ -144,10 +144,13 @@ def run(args: argparse.Namespace) -> dict:
             fake = disc(restored, return_features=args.beta > 0)
             g_terms = gpen_generator_loss(fake.logits, restored, target.detach(), fake.features or (),
                                           real.features or (), args.alpha, args.beta)
+            weighted = {"adv": g_terms["adv"], "content": args.alpha * g_terms["content"],
+                        "fm": args.beta * g_terms["fm"]}
             g_loss = g_terms["loss"]
             if descriptor is not None:
                 g_terms["identity"] = identity_loss(restored, target.detach(), descriptor)
-                g_loss = g_loss + args.identity_weight * g_terms["identity"]
+                weighted["identity"] = args.identity_weight * g_terms["identity"]
+                g_loss = g_loss + weighted["identity"]
             d_loss = d_logistic_loss(real.logits, fake.logits)
             if do_r1:  # `+ 0 * output`: the DDP workaround explained in pretrain.run
                 r1 = r1_penalty(real.logits, target)
@@ -156,15 +159,8 @@ def run(args: argparse.Namespace) -> dict:
             gan.update(g_loss, d_loss)
         if not accelerator.sync_gradients:
             continue
-        weighted = {"adv": g_terms["adv"], "content": args.alpha * g_terms["content"], "fm": args.beta * g_terms["fm"]}
-        if descriptor is not None:
-            weighted["identity"] = args.identity_weight * g_terms["identity"]
-        for key, value in weighted.items():
-            value = float(value.detach())
-            weighted_means[key] = value if key not in weighted_means else (
-                SHARE_DECAY * weighted_means[key] + (1 - SHARE_DECAY) * value)
-        shares = {f"share_{k}": v for k, v in loss_shares(weighted_means).items()}
-        step = progress.step({**g_terms, **shares, "d_loss": d_loss, "lr": gan.g_sched.get_last_lr()[0]})
+        share = {f"share_{k}": v for k, v in shares.update(weighted).items()}
+        step = progress.step({**g_terms, **share, "d_loss": d_loss, "lr": gan.g_sched.get_last_lr()[0]})
         if validator is not None and (step % args.validation_steps == 0 or step == args.max_train_steps):
             unwrapped = accelerator.unwrap_model(model)
             with ema_weights(gan.ema, unwrapped):

@@ -92,6 +92,23 @@ def loss_shares(weighted: dict[str, torch.Tensor | float]) -> dict[str, float]:
     return {k: v / total if total > 0 else 0.0 for k, v in values.items()}
 
 
+class RunningShares:
+    """Running means (``decay`` per step) of the weighted generator-loss terms, and each one's share of their
+    sum: the generator loss's make-up over the last ~1 / (1 − decay) steps rather than one noisy batch."""
+
+    def __init__(self, decay: float = 0.99) -> None:
+        self.decay = decay
+        self.means: dict[str, float] = {}
+
+    def update(self, weighted: dict[str, torch.Tensor | float]) -> dict[str, float]:
+        """Add one step's weighted terms; returns the shares of the running means."""
+        for key, value in weighted.items():
+            value = float(value.detach() if isinstance(value, torch.Tensor) else value)
+            mean = self.means.get(key)
+            self.means[key] = value if mean is None else self.decay * mean + (1 - self.decay) * value
+        return loss_shares(self.means)
+
+
 def path_length_penalty(
     images: torch.Tensor, latents: torch.Tensor, mean_path_length: torch.Tensor | float
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,15 +3,14 @@
 :class:`VideoRestorer` is the streaming core. Each pushed frame is tracked at once (detector every k frames,
 optical flow in between, One-Euro smoothed landmarks); frames then wait in a short window (``fade + 1`` frames
 of look-ahead, so a track that is about to end can fade out and a new one is confirmed or dropped before its
-first frame leaves, plus one model batch) and leave it in order: each
-face's region of the frame is steadied over time (:mod:`gpen_hf.video.temporal`), its crop cut from it with
-the smoothed alignment, the faces of the whole group restored in one ``GPENPipeline.restore_faces`` call, and
-pasted back by the photo pipeline's own paste-back (``GPENPipeline.paste_masks`` / ``face_fidelity`` /
-``paste_back``: face-region mask, band-split blend, colour match, ``alpha="auto"`` and the identity guard), with
-each face's fidelity measured every few frames, smoothed along its track and faded in/out where a track starts
-or ends. Memory is bounded
-by the window, never the length of the video. :func:`restore_video` wraps it for files (PyAV decode/encode,
-audio copied, timestamps kept).
+first frame leaves, plus one model batch) and leave it in order: each face's region of the frame is steadied
+over time (:mod:`gpen_hf.video.temporal`), its crop cut from it with the smoothed alignment, the faces of the
+whole group restored in one ``GPENPipeline.restore_faces`` call, and pasted back by the photo pipeline's own
+paste-back (``GPENPipeline.paste_masks`` / ``face_fidelity`` / ``paste_back``: face-region mask, band-split
+blend, colour match, ``alpha="auto"`` and the identity guard), with each face's fidelity measured every few
+frames, smoothed along its track and faded in/out where a track starts or ends. Memory is bounded by the window,
+never the length of the video. :func:`restore_video` wraps it for files (PyAV decode/encode, audio copied,
+timestamps kept).
 """
 
 from __future__ import annotations
@@ -163,8 +162,8 @@ class VideoRestorer:
         for k, item in enumerate(group):
             canvas = item.rgb.copy()
             for track_id, landmarks, motion in item.faces:
-                if self._tracks[track_id].end is not None and not self._tracks[track_id].confirmed:
-                    continue  # a detection never seen again: a false positive, left alone
+                if self._tracks[track_id].dropped:
+                    continue  # a false detection, left alone
                 matrix = aligner.estimate(landmarks)
                 region = self.blender.steady_region(track_id, item.rgb, matrix, motion, landmarks)
                 x0, y0, x1, y1 = region.box

@@ -89,6 +89,11 @@ class FaceTrack:
         return self.detections >= 2
 
     @property
+    def dropped(self) -> bool:
+        """Ended before a second detection confirmed it: a false detection, never to be restored."""
+        return self.end is not None and not self.confirmed
+
+    @property
     def last(self) -> int:
         return max(self.raw)
 
