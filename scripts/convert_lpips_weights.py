@@ -22,6 +22,7 @@ import pickle
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -34,14 +35,14 @@ FEATURE_CONV_INDEX = (0, 3, 6, 8, 10)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    _ALLOWED = {
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
     }
 
-    def find_class(self, module: str, name: str):  # noqa: D102
+    def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
         if module.startswith("numpy.core"):
