@@ -6,7 +6,7 @@ low-quality faces. Writes JPEGs into docs/ (regenerate them whenever the default
         [--model previous=gpen_hf/assets/gpen-default --model new=RUN]
 
 - ``contact_eval_moderate.jpg`` / ``contact_eval_severe.jpg``: rows of HQ | LQ | each model, one face a row.
-- ``contact_real_lq.jpg``: input | each model for 24 real low-quality faces, two faces a row.
+- ``contact_real_lq.jpg`` (with ``--real_lq``): input | each model for 24 real low-quality faces, two a row.
 
 Each sheet has a header row naming its columns. With several models the columns sit side by side, which is
 how a new default model is compared with the one it replaces.
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", action="append", metavar="[NAME=]PATH",
                         help="Model folder, run or name (repeatable; default: the shipped model).")
     parser.add_argument("--eval_data", required=True, help="Aligned HQ eval faces.")
-    parser.add_argument("--real_lq", required=True, help="Aligned real low-quality faces.")
+    parser.add_argument("--real_lq", help="Aligned real low-quality faces (no sheet without them).")
     parser.add_argument("--faces", type=int, default=8, help="Eval faces per sheet (the first N, sorted).")
     parser.add_argument("--real_faces", type=int, default=24)
     parser.add_argument("--tile", type=int, default=128, help="Tile size in the sheets.")
@@ -82,13 +82,16 @@ def main(argv: list[str] | None = None) -> None:
         rows = [[show(h), show(x), *(show(out[i]) for out in restored)] for i, (h, x) in enumerate(zip(hq, lq))]
         labels = ["HQ", f"LQ ({preset})", *pipes]
         Image.fromarray(sheet(rows, labels)).save(args.out / f"contact_eval_{preset}.jpg", quality=90)
+    print(f"wrote {args.out}/contact_eval_moderate.jpg, contact_eval_severe.jpg")
+    if args.real_lq is None:
+        return
     real = load_faces(list_images(args.real_lq)[:args.real_faces], r)
     restored = [pipe.restore_faces(real) for pipe in pipes.values()]
     groups = [[show(x), *(show(out[i]) for out in restored)] for i, x in enumerate(real)]
-    rows = [[tile for group in groups[i:i + 2] for tile in group] for i in range(0, len(groups), 2)]
+    rows = [[t for group in groups[i:i + 2] for t in group] for i in range(0, len(groups), 2)]
     labels = ["input", *pipes] * 2
     Image.fromarray(sheet(rows, labels)).save(args.out / "contact_real_lq.jpg", quality=90)
-    print(f"wrote {args.out}/contact_eval_moderate.jpg, contact_eval_severe.jpg, contact_real_lq.jpg")
+    print(f"wrote {args.out}/contact_real_lq.jpg")
 
 
 if __name__ == "__main__":

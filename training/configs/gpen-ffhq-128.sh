@@ -58,6 +58,49 @@ python training/pretrain_prior.py --init_from "$RUNS/prior64" \
 python training/track_prior.py "$RUNS/prior128" --train_data_dir "$SHARED/data/ffhq/train/256" --num_samples 500 \
   --every 1000
 
-# Stage 2 (paper's loss alpha 1, beta 0.02; targets only the clean sources: ffhq/train/256 + faces train, 892
-# faces). Its steps, lr and any other alpha are fixed by short pilots on training faces once the prior exists,
-# and written here before its long run.
+# Stage-2 pilots (training/pilots/gpen-ffhq-128-stage2.sh): four 600-step runs on training faces, judged on 100
+# training faces they do not train on, by the rule written in training/README.md before they ran. A person
+# applies the rule, looks at the pilots' sheets and writes the winner's letter into $RUNS/pilots/CHOSEN; the
+# chain stops here until then.
+bash training/pilots/gpen-ffhq-128-stage2.sh
+if [ ! -f "$RUNS/pilots/CHOSEN" ]; then
+  echo "pilots done: apply the rule of training/README.md, then: echo LETTER > $RUNS/pilots/CHOSEN"
+  exit 0
+fi
+case "$(cat "$RUNS/pilots/CHOSEN")" in
+  a) CHOSEN="--learning_rate 2e-3" ;;                       # the paper's loss: alpha 1, beta 0.02
+  b) CHOSEN="--learning_rate 5e-4" ;;
+  c) CHOSEN="--learning_rate 2e-3 --alpha 10" ;;
+  d) CHOSEN="--learning_rate 2e-3 --identity_weight 1" ;;
+  *) echo "$RUNS/pilots/CHOSEN: expected one of a b c d" >&2; exit 1 ;;
+esac
+
+# Stage 2: GPEN from the 128-px prior, the chosen pilot's settings, 8,000 steps of 8 (64k LQ/HQ pairs made on
+# the fly with the paper's degradation preset, ~4 h here) on the 892 clean faces (ffhq/train/256 + the 152
+# `train` faces; the q~50 128-px faces are never targets). R1 gamma 0.2 and EMA 0.998 as in stage 1b, x-flips.
+python training/finetune.py --pretrained_prior "$RUNS/prior128" \
+  --train_data_dir "$SHARED/data/ffhq/train/256" "$SHARED/data/faces/MANIFEST.csv" \
+  --manifest_filter split=train kind=aligned_face --output_dir "$RUNS/gpen-ffhq-128" --resolution 128 \
+  --train_batch_size 8 --max_train_steps 8000 $CHOSEN --r1_gamma 0.2 --r1_every 16 --use_ema --ema_decay 0.998 \
+  --degradation_preset paper --random_flip --checkpointing_steps 250 --checkpoints_total_limit 4 \
+  --validation_steps 1000 --report_to tensorboard --seed 0 --mixed_precision no --num_threads "$THREADS" \
+  --dataloader_num_workers 1 --resume_from_checkpoint latest
+
+# Evaluation against the model it replaces (both eval splits, every table of the issue; nothing ships yet) and
+# the contact sheets a person looks at before shipping with `--write` added to the first command.
+python3 - "$SHARED/data/faces" "$DATA" <<'PY'
+import csv, os, sys
+faces, data = sys.argv[1:]
+for row in csv.DictReader(open(os.path.join(faces, "MANIFEST.csv"))):
+    if row["kind"] == "aligned_face" and row["split"] in ("eval", "real_lq"):
+        out = os.path.join(data, row["split"] + "512")
+        os.makedirs(out, exist_ok=True)
+        dst = os.path.join(out, os.path.basename(row["file"]))
+        os.path.exists(dst) or os.symlink(os.path.realpath(os.path.join(faces, row["file"])), dst)
+PY
+python scripts/ship_default_model.py --model "$RUNS/gpen-ffhq-128/generator" \
+  --ffhq_eval "$SHARED/data/ffhq/eval/256" --faces_eval "$DATA/eval512" \
+  --card_facts training/configs/gpen-ffhq-128-card.json --tables "$RUNS/eval-new"
+python scripts/contact_sheets.py --model previous=gpen_hf/assets/gpen-default \
+  --model new="$RUNS/gpen-ffhq-128/generator" --eval_data "$SHARED/data/ffhq/eval/256" \
+  --real_lq "$DATA/real_lq512" --out "$RUNS/sheets"
