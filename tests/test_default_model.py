@@ -30,7 +30,7 @@ def test_shipped_model_loads_without_arguments(pipe: GPENPipeline) -> None:
     front = card.split("---")[1]
     for line in ("library_name: gpen-hf", "pipeline_tag: image-to-image", "license:", "- lpips"):
         assert line in front
-    assert "| GPEN (this model, fp32) |" in card and "| bicubic |" in card
+    assert "| GPEN (this model" in card and "| bicubic |" in card  # the evaluation table
     size = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir())
     assert size < 12 * 2**20  # fp16 weights keep the repository small
 
