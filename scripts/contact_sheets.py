@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from gpen_hf.commands.evaluate import named_model
 from gpen_hf.evaluation import degraded_inputs, list_images, load_faces
 from gpen_hf.faces.align import resize_face
 from gpen_hf.pipeline import GPENPipeline
@@ -43,14 +44,6 @@ def sheet(rows: list[list[np.ndarray]], labels: list[str], gap: int = 4) -> np.n
     for c, label in enumerate(labels[:cols]):
         draw.text((c * (size + gap) + 3, 3), label, fill=(0, 0, 0))
     return np.asarray(image)
-
-
-def named_model(spec: str) -> tuple[str, str | None]:
-    """``NAME=PATH`` → (NAME, PATH); a bare path is named by its folder."""
-    if "=" in spec and not Path(spec).exists():
-        name, path = spec.split("=", 1)
-        return name, path
-    return Path(spec).name or spec, spec
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _named(spec: str) -> tuple[str, str]:
+def named_model(spec: str) -> tuple[str, str]:
+    """``NAME=PATH`` → (NAME, PATH); a bare path (or one that exists with ``=`` in it) is named by its folder."""
     if "=" in spec and not Path(spec).exists():
         name, path = spec.split("=", 1)
         return name, path
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import GPENPipeline
 
     try:
-        specs = [_named(s) for s in (args.model or [])]
+        specs = [named_model(s) for s in (args.model or [])]
         pipelines = {name: GPENPipeline.from_pretrained(path) for name, path in specs}
         if not pipelines:
             pipelines = {"GPEN (shipped model)": GPENPipeline.from_pretrained(None)}

@@ -22,14 +22,18 @@ mkdir -p "$DATA/prior-train"
 for f in "$SHARED"/data/ffhq/train/256/* "$SHARED"/data/ffhq/train/128/*; do
   ln -sf "$(realpath "$f")" "$DATA/prior-train/ffhq$(basename "$(dirname "$f")")_$(basename "$f")"
 done
-python3 - "$SHARED/data/faces" "$DATA/prior-train" <<'PY'
+# Our faces by split: `train` into the prior's folder (prefixed faces_), `eval` and `real_lq` (the evaluation
+# and the contact sheets at the end) into eval512/ and real_lq512/.
+python3 - "$SHARED/data/faces" "$DATA" <<'PY'
 import csv, os, sys
-faces, out = sys.argv[1:]
+faces, data = sys.argv[1:]
+where = {"train": ("prior-train", "faces_"), "eval": ("eval512", ""), "real_lq": ("real_lq512", "")}
 for row in csv.DictReader(open(os.path.join(faces, "MANIFEST.csv"))):
-    if row["kind"] == "aligned_face" and row["split"] == "train":
-        src = os.path.realpath(os.path.join(faces, row["file"]))
-        dst = os.path.join(out, "faces_" + os.path.basename(row["file"]))
-        os.path.exists(dst) or os.symlink(src, dst)
+    if row["kind"] == "aligned_face" and row["split"] in where:
+        folder, prefix = where[row["split"]]
+        os.makedirs(os.path.join(data, folder), exist_ok=True)
+        dst = os.path.join(data, folder, prefix + os.path.basename(row["file"]))
+        os.path.exists(dst) or os.symlink(os.path.realpath(os.path.join(faces, row["file"])), dst)
 PY
 
 # Stage 1a: the prior at 64 px, 8,000 steps of 16 (128k images, ~27 epochs). StyleGAN2 recipe; settings from
@@ -67,13 +71,13 @@ if [ ! -f "$RUNS/pilots/CHOSEN" ]; then
   echo "pilots done: apply the rule of training/README.md, then: echo LETTER > $RUNS/pilots/CHOSEN"
   exit 0
 fi
-case "$(cat "$RUNS/pilots/CHOSEN")" in
-  a) CHOSEN="--learning_rate 2e-3" ;;                       # the paper's loss: alpha 1, beta 0.02
-  b) CHOSEN="--learning_rate 5e-4" ;;
-  c) CHOSEN="--learning_rate 2e-3 --alpha 10" ;;
-  d) CHOSEN="--learning_rate 2e-3 --identity_weight 1" ;;
-  *) echo "$RUNS/pilots/CHOSEN: expected one of a b c d" >&2; exit 1 ;;
-esac
+. training/pilots/gpen-ffhq-128-stage2-settings.sh
+LETTER=$(cat "$RUNS/pilots/CHOSEN")
+CHOSEN=${PILOT[$LETTER]:-}
+if [ -z "$CHOSEN" ]; then
+  echo "$RUNS/pilots/CHOSEN: expected one of ${!PILOT[*]}, got '$LETTER'" >&2
+  exit 1
+fi
 
 # Stage 2: GPEN from the 128-px prior, the chosen pilot's settings, 8,000 steps of 8 (64k LQ/HQ pairs made on
 # the fly with the paper's degradation preset, ~4 h here) on the 892 clean faces (ffhq/train/256 + the 152
@@ -88,16 +92,6 @@ python training/finetune.py --pretrained_prior "$RUNS/prior128" \
 
 # Evaluation against the model it replaces (both eval splits, every table of the issue; nothing ships yet) and
 # the contact sheets a person looks at before shipping with `--write` added to the first command.
-python3 - "$SHARED/data/faces" "$DATA" <<'PY'
-import csv, os, sys
-faces, data = sys.argv[1:]
-for row in csv.DictReader(open(os.path.join(faces, "MANIFEST.csv"))):
-    if row["kind"] == "aligned_face" and row["split"] in ("eval", "real_lq"):
-        out = os.path.join(data, row["split"] + "512")
-        os.makedirs(out, exist_ok=True)
-        dst = os.path.join(out, os.path.basename(row["file"]))
-        os.path.exists(dst) or os.symlink(os.path.realpath(os.path.join(faces, row["file"])), dst)
-PY
 python scripts/ship_default_model.py --model "$RUNS/gpen-ffhq-128/generator" \
   --ffhq_eval "$SHARED/data/ffhq/eval/256" --faces_eval "$DATA/eval512" \
   --card_facts training/configs/gpen-ffhq-128-card.json --tables "$RUNS/eval-new"

@@ -6,6 +6,7 @@
 # is in training/README.md ("Stage-2 pilots").
 #   (a) the paper's loss: alpha 1, beta 0.02, lr 2e-3      (b) the same at lr 5e-4
 #   (c) alpha 10                                           (d) (a) + identity loss 1 (the shipped descriptor)
+#   (their options: gpen-ffhq-128-stage2-settings.sh)
 # Smoke run at toy size: PRIOR=/work/runs/prior64/checkpoint-N RES=64 STEPS=2 BATCH=2 LIMIT=4 OUT=/tmp/pilots
 set -euo pipefail
 SHARED=${SHARED:-../shared}
@@ -36,10 +37,11 @@ pilot() {  # NAME [options...]
     --validation_steps "$STEPS" --validation_data_dir "$DATA/pilot-val" --report_to tensorboard --seed 0 \
     --mixed_precision no --num_threads "$THREADS" --dataloader_num_workers 1 --resume_from_checkpoint latest "$@"
 }
-pilot a --learning_rate 2e-3
-pilot b --learning_rate 5e-4
-pilot c --learning_rate 2e-3 --alpha 10
-pilot d --learning_rate 2e-3 --identity_weight 1
+. training/pilots/gpen-ffhq-128-stage2-settings.sh
+for name in a b c d; do
+  # shellcheck disable=SC2086  # the settings are several options
+  pilot "$name" ${PILOT[$name]}
+done
 
 MODELS=()
 for name in a b c d; do MODELS+=(--model "$name=$OUT/$name/generator"); done
