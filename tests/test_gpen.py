@@ -57,6 +57,26 @@ def test_noise_weights_matter() -> None:
     assert np.abs(out.numpy() - expected).max() > 0.1
 
 
+@pytest.mark.parametrize("noise_mode", ["concat", "add"])
+def test_zero_noise_is_the_synthesis_without_noise_inputs(noise_mode: str, tiny_config: dict) -> None:
+    """``zero_noise`` fits every noise input and equals switching the injections off (their scales at 0)."""
+    torch.manual_seed(0)
+    generator = GPENModel(**tiny_config, noise_mode=noise_mode).eval().generator
+    with torch.no_grad():
+        for name, p in generator.named_parameters():
+            if name.endswith("noise.weight"):
+                p.fill_(0.5)
+        w = generator.map(torch.randn(2, tiny_config["style_dim"]))
+        noisy = generator.synthesize(w)
+        silent = generator.synthesize(w, generator.zero_noise(2))
+        for name, p in generator.named_parameters():
+            if name.endswith("noise.weight"):
+                p.zero_()
+        switched_off = generator.synthesize(w)
+    assert (noisy - silent).abs().max() > 1e-3
+    torch.testing.assert_close(silent, switched_off)
+
+
 @pytest.mark.parametrize("noise_mode", ["concat", "add", "none"])
 def test_forward_shapes_and_modes(noise_mode: str, tiny_config: dict) -> None:
     torch.manual_seed(0)

@@ -49,5 +49,6 @@ def test_track_prior_writes_kid_table_and_grids(tmp_path) -> None:
     rows = track.main(args)
     assert [r["step"] for r in rows] == [2, 4] and all(float(r["kid"]) == float(r["kid"]) for r in rows)
     assert (tmp_path / "run" / "track" / "grid-0000004.png").is_file()
+    assert (tmp_path / "run" / "track" / "grid-0000004-no-noise.png").is_file()
     assert track.main(args) == []  # done checkpoints are skipped
     assert len((tmp_path / "run" / "track" / "kid.csv").read_text().splitlines()) == 3

@@ -4,8 +4,9 @@ fixed-z sample grid per checkpoint (the same z every time, so grids show how the
 
     python training/track_prior.py /work/runs/prior64 --train_data_dir FACES... [--num_samples 1000]
 
-Writes ``RUN/track/kid.csv`` (step, kid, kid_std, samples; checkpoints already there are skipped) and
-``RUN/track/grid-STEP.png``. KID-AlexNet is :func:`gpen_hf.metrics.kid.kid_alexnet` (features of the AlexNet
+Writes ``RUN/track/kid.csv`` (step, kid, kid_std, samples; checkpoints already there are skipped),
+``RUN/track/grid-STEP.png`` and ``grid-STEP-no-noise.png`` (the same z with every noise input at zero: what the
+prior draws without them; in GPEN those inputs carry the encoder's features). KID-AlexNet is :func:`gpen_hf.metrics.kid.kid_alexnet` (features of the AlexNet
 inside the shipped LPIPS weights; nothing is downloaded). Run it beside the training or after it.
 """
 
@@ -44,11 +45,18 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-def generated_batches(prior: StyleGAN2Prior, z: torch.Tensor, batch: int = 50):
+def generated_batches(prior: StyleGAN2Prior, z: torch.Tensor, batch: int = 50, no_noise: bool = False):
     with torch.no_grad():
         for start in range(0, len(z), batch):
             torch.manual_seed(start)  # the noise inputs too: a checkpoint always gets the same samples
-            yield to_uint8(prior(z[start:start + batch]))
+            chunk = z[start:start + batch]
+            noise = prior.generator.zero_noise(len(chunk)) if no_noise else None
+            yield to_uint8(prior.generator(chunk, noise=noise))
+
+
+def rows_of(images: torch.Tensor, cols: int, rows: int) -> list[torch.Tensor]:
+    """The first ``cols * rows`` uint8 images as grid rows in [-1, 1] (exact round trip of ``to_uint8``)."""
+    return [images[r * cols:(r + 1) * cols].float() / 127.5 - 1 for r in range(rows)]
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -77,8 +85,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for step, path in todo:
         prior = StyleGAN2Prior.from_pretrained(path, subfolder="generator").eval()
         fake = torch.cat(list(generated_batches(prior, z)))
-        grid = [fake[r * cols:(r + 1) * cols].float() / 127.5 - 1 for r in range(grid_rows)]  # exact round trip
-        Image.fromarray(to_uint8_grid(grid)).save(out / f"grid-{step:07d}.png")
+        Image.fromarray(to_uint8_grid(rows_of(fake, cols, grid_rows))).save(out / f"grid-{step:07d}.png")
+        silent = torch.cat(list(generated_batches(prior, z[:cols * grid_rows], no_noise=True)))
+        Image.fromarray(to_uint8_grid(rows_of(silent, cols, grid_rows))).save(out / f"grid-{step:07d}-no-noise.png")
         kid, kid_std = kid_alexnet(real.split(100), fake.split(100), features=features,
                                    subset_size=min(100, count))
         row = {"step": step, "kid": f"{kid:.5f}", "kid_std": f"{kid_std:.5f}", "samples": count}

@@ -96,6 +96,14 @@ class StyleGAN2Generator(nn.Module):
         """Mapping network: z (N, style_dim) → w (N, style_dim)."""
         return self.style(z)
 
+    def zero_noise(self, batch: int) -> list[torch.Tensor]:
+        """All-zero maps for every noise input: the synthesis without its stochastic inputs, i.e. what the
+        mapping network and the convolutions draw on their own (where GPEN later feeds encoder features)."""
+        like = self.input.input
+        sizes = [4] + [r for r in list(self.channels)[1:] for _ in range(2)]
+        width = {r: c if self.noise_mode == "concat" else 1 for r, c in self.channels.items()}
+        return [like.new_zeros(batch, width[r], r, r) for r in sizes]
+
     def synthesize(self, latent: torch.Tensor, noise: Sequence[torch.Tensor | None] | None = None) -> torch.Tensor:
         """Synthesis network.
 
