@@ -249,6 +249,44 @@ def test_resume_after_kill_matches_uninterrupted_run(faces, tmp_path):
     assert len(list((tmp_path / "killed").glob("checkpoint-*"))) == 2  # rotation, and the .tmp was removed
 
 
+@pytest.mark.slow
+def test_signals_ask_for_checkpoints_and_sigterm_stops_resumably(faces, tmp_path):
+    """SIGUSR1: a checkpoint off the schedule, the run goes on; SIGTERM to the whole process group (data workers
+    included): a checkpoint, the summary, exit 143; resuming from it ends where an uninterrupted run ends."""
+    from gpen_hf.training.checkpointing import list_checkpoints
+    from gpen_hf.training.progress import read_summary
+
+    extra = ("--max_train_steps", "200", "--checkpointing_steps", "1000", "--use_ema", "--dataloader_num_workers", "1")
+    out = tmp_path / "signalled"
+    cmd = [sys.executable, str(ROOT / "training" / "finetune.py"), *map(str, finetune_args(faces, out, *extra))]
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+
+    def wait_for(condition) -> None:
+        deadline = time.time() + 120
+        while not condition() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert condition(), log.read_text()[-3000:]
+
+    wait_for(lambda: "steps:" in log.read_text())  # the loop has started
+    os.kill(proc.pid, signal.SIGUSR1)
+    wait_for(lambda: list_checkpoints(out))
+    (first, _), = list_checkpoints(out)
+    assert proc.poll() is None, log.read_text()[-3000:]  # still training
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=120) == 143, log.read_text()[-3000:]
+    steps = [s for s, _ in list_checkpoints(out)]
+    assert len(steps) == 2 and first < steps[-1] < 200
+    assert read_summary(out)["step"] == steps[-1]
+    assert not (out / "generator").exists()  # no final weights from an unfinished run
+    resumed = run_cli("finetune.py", *finetune_args(faces, out, *extra), "--resume_from_checkpoint", "latest")
+    full = run_cli("finetune.py", *finetune_args(faces, tmp_path / "full", *extra))
+    assert resumed["step"] == full["step"] == 200
+    assert resumed["generator_digest"] == full["generator_digest"]
+
+
 @pytest.mark.distributed
 @pytest.mark.slow
 def test_two_process_ddp_keeps_replicas_identical(faces, tmp_path):

@@ -15,6 +15,7 @@ uninterrupted one would have seen, for any number of data-loader workers.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -247,6 +248,11 @@ def _worker_init(_: int) -> None:
     # Degradation is numpy/OpenCV work: one thread per worker so the workers don't fight the training step.
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    # The checkpoint signals (SIGUSR1, SIGTERM: .interrupts) are for the training process; a worker that died of
+    # one sent to the whole process group would end the run before its checkpoint. Workers leave when it does.
+    for sig in (getattr(signal, "SIGUSR1", None), signal.SIGTERM):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def _worker_start_method() -> str | None:

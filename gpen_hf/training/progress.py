@@ -25,6 +25,7 @@ from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from .checkpointing import parameter_digest, save_checkpoint
+from .interrupts import SIGTERM_EXIT_STATUS, CheckpointSignals
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,8 @@ def save_pretrained_with_checkpoints(accelerator: Accelerator, model: torch.nn.M
 class TrainingProgress:
     """What both stages do after each optimiser step: EMA update, step count, progress bar, loss logging
     every ``--logging_steps`` and a checkpoint every ``--checkpointing_steps`` (and when ``--stop_after_steps``
-    ends the run early); then the run's summary. ``postfix`` maps progress-bar labels to logged term names."""
+    ends the run early, or when a signal asks for one: :mod:`.interrupts`); then the run's summary. ``postfix``
+    maps progress-bar labels to logged term names."""
 
     def __init__(self, accelerator: Accelerator, args: argparse.Namespace, model: torch.nn.Module, ema,
                  global_step: int, postfix: dict[str, str]):
@@ -134,6 +136,8 @@ class TrainingProgress:
         self.speed = Throughput(args.train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps)
         self.bar = tqdm(total=self.last_step, initial=global_step, disable=not accelerator.is_main_process, desc="steps")
         self.logs: dict[str, float] = {}
+        self.signals = CheckpointSignals(accelerator)
+        self.stopped_by_signal = False
 
     @property
     def running(self) -> bool:
@@ -151,7 +155,14 @@ class TrainingProgress:
             self.logs = {f"train/{k}": float(v.detach() if isinstance(v, torch.Tensor) else v) for k, v in terms.items()}
             self.accelerator.log(self.logs, step=step)
             self.bar.set_postfix({short: f"{self.logs[f'train/{key}']:.3f}" for short, key in self.postfix.items()})
-        if step % args.checkpointing_steps == 0 or (step == self.last_step < args.max_train_steps):
+        checkpoint_asked, stop_asked = self.signals.poll()
+        if stop_asked and step < self.last_step:
+            logger.info("SIGTERM: checkpoint at step %d, then stop", step)
+            self.last_step, self.stopped_by_signal = step, True
+        elif checkpoint_asked:
+            logger.info("SIGUSR1: checkpoint at step %d", step)
+        if (step % args.checkpointing_steps == 0 or (step == self.last_step < args.max_train_steps)
+                or checkpoint_asked):
             save_checkpoint(self.accelerator, args.output_dir, step, args.checkpoints_total_limit)
         return step
 
@@ -161,8 +172,10 @@ class TrainingProgress:
         process), end the trackers and the process group, and return the summary: final step, images/s and the
         last logged terms of the main process, and under ``processes`` each process's rank and weight digests
         (equal digests on every rank: DDP kept the replicas identical; equal to another run's: the same
-        weights, as when a resumed run is checked against an uninterrupted one)."""
+        weights, as when a resumed run is checked against an uninterrupted one). A run stopped by SIGTERM
+        exits with status 143 after all that (:mod:`.interrupts`)."""
         accelerator = self.accelerator
+        self.signals.restore()
         accelerator.wait_for_everyone()
         if accelerator.is_main_process and self.global_step >= self.args.max_train_steps:
             save_final(accelerator, self.model, discriminator, self.ema, self.args)
@@ -180,6 +193,8 @@ class TrainingProgress:
             path.write_text(json.dumps(summary, indent=1) + "\n")
             logger.info("step %d, %.2f images/s; summary in %s", self.global_step, summary["images_per_second"], path)
         accelerator.end_training()
+        if self.stopped_by_signal:
+            raise SystemExit(SIGTERM_EXIT_STATUS)
         return summary
 
 
