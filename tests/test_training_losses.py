@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -99,6 +100,16 @@ def test_loss_shares_are_fractions_of_the_weighted_sum():
     shares = losses.loss_shares({"adv": torch.tensor(0.6), "content": 0.3, "fm": 0.1})
     assert shares == pytest.approx({"adv": 0.6, "content": 0.3, "fm": 0.1})
     assert losses.loss_shares({"adv": 0.0, "content": 0.0}) == {"adv": 0.0, "content": 0.0}
+
+
+def test_running_shares_read_terms_still_in_the_graph_without_warnings():
+    x = torch.ones(2, requires_grad=True)
+    running = losses.RunningShares(decay=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float() of a tensor that requires grad warns
+        running.update({"adv": (x * 3).sum(), "content": (x * 1).sum()})
+        shares = running.update({"adv": (x * 1).sum(), "content": (x * 1).sum()})
+    assert shares == pytest.approx({"adv": 4 / 6, "content": 2 / 6})
 
 
 def test_path_length_penalty_of_linear_map():

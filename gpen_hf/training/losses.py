@@ -103,7 +103,7 @@ class RunningShares:
     def update(self, weighted: dict[str, torch.Tensor | float]) -> dict[str, float]:
         """Add one step's weighted terms; returns the shares of the running means."""
         for key, value in weighted.items():
-            value = float(value)
+            value = float(value.detach() if isinstance(value, torch.Tensor) else value)
             mean = self.means.get(key)
             self.means[key] = value if mean is None else self.decay * mean + (1 - self.decay) * value
         return loss_shares(self.means)
