@@ -6,8 +6,9 @@ fixed-z sample grid per checkpoint (the same z every time, so grids show how the
 
 Writes ``RUN/track/kid.csv`` (step, kid, kid_std, samples; checkpoints already there are skipped),
 ``RUN/track/grid-STEP.png`` and ``grid-STEP-no-noise.png`` (the same z with every noise input at zero: what the
-prior draws without them; in GPEN those inputs carry the encoder's features). KID-AlexNet is :func:`gpen_hf.metrics.kid.kid_alexnet` (features of the AlexNet
-inside the shipped LPIPS weights; nothing is downloaded). Run it beside the training or after it.
+prior draws without them; in GPEN those inputs carry the encoder's features). KID-AlexNet is
+:func:`gpen_hf.metrics.kid.kid_alexnet` (features of the AlexNet inside the shipped LPIPS weights; nothing is
+downloaded). Run it beside the training or after it.
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from gpen_hf.faces.align import resize_face
 from gpen_hf.image_io import IMAGE_EXTENSIONS
 
+from .interrupts import CHECKPOINT_SIGNALS
+
 #: faces are kept in memory (uint8, at the size they are loaded at) up to this many bytes, else read on demand
 MAX_CACHE_BYTES = 2 * 1024**3
 #: jittered faces are warped at this multiple of the training resolution, then area-downscaled
@@ -250,9 +252,8 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
     # The checkpoint signals (SIGUSR1, SIGTERM: .interrupts) are for the training process; a worker that died of
     # one sent to the whole process group would end the run before its checkpoint. Workers leave when it does.
-    for sig in (getattr(signal, "SIGUSR1", None), signal.SIGTERM):
-        if sig is not None:
-            signal.signal(sig, signal.SIG_IGN)
+    for sig in CHECKPOINT_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _worker_start_method() -> str | None:

@@ -21,6 +21,8 @@ from accelerate import Accelerator
 
 #: exit status of a run ended by SIGTERM (128 + 15, what the shell reports for a process killed by it)
 SIGTERM_EXIT_STATUS = 128 + signal.SIGTERM
+#: the signals a training run catches (SIGUSR1 does not exist on Windows)
+CHECKPOINT_SIGNALS = tuple(s for s in (getattr(signal, "SIGUSR1", None), signal.SIGTERM) if s is not None)
 
 
 class CheckpointSignals:
@@ -32,9 +34,8 @@ class CheckpointSignals:
         self.stop_asked = False
         self._previous: dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():  # handlers can only be set there
-            for sig in (getattr(signal, "SIGUSR1", None), signal.SIGTERM):
-                if sig is not None:
-                    self._previous[sig] = signal.signal(sig, self._handle)
+            for sig in CHECKPOINT_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         self.checkpoint_asked = True
