@@ -8,6 +8,7 @@ restoration (OpenCV non-local-means denoising + unsharp masking of the bicubic L
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,18 @@ class EvaluationResult:
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
+    def paired(self, method: str, reference: str, metric: str) -> tuple[float, float, int, int]:
+        """``method`` against ``reference`` face by face on ``metric``: the mean difference, its standard error,
+        the number of faces where ``method`` is better and the number of faces compared (both finite)."""
+        for row in (method, reference):
+            if row not in self.values:
+                raise ValueError(f"no row {row!r} to compare; rows: {list(self.values)}")
+        diff = np.asarray(self.values[method][metric]) - np.asarray(self.values[reference][metric])
+        diff = diff[np.isfinite(diff)]
+        sem = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+        better = int(np.sum(diff > 0 if HIGHER_IS_BETTER[metric] else diff < 0))
+        return float(np.mean(diff)) if len(diff) else float("nan"), sem, better, len(diff)
+
     def paired_to_markdown(self, reference: str) -> str:
         """Each method against ``reference`` face by face: mean difference ± its standard error, and on how many
         faces the method is better. Paired differences are far less noisy than two means ± std on small sets."""
@@ -64,18 +77,32 @@ class EvaluationResult:
             raise ValueError(f"no row {reference!r} to compare with; rows: {list(self.values)}")
         lines = [f"paired against {reference}: mean difference ± standard error (faces where better)", "",
                  *self._table_head(f"method − {reference}", arrows=False)]
-        for method, per_metric in self.values.items():
+        for method in self.values:
             if method == reference:
                 continue
             cells = []
             for m in self.metrics:
-                diff = np.asarray(per_metric[m]) - np.asarray(self.values[reference][m])
-                diff = diff[np.isfinite(diff)]
-                sem = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
-                better = int(np.sum(diff > 0 if HIGHER_IS_BETTER[m] else diff < 0))
-                cells.append(f"{np.mean(diff):+.4f} ± {sem:.4f} ({better}/{len(diff)})")
+                mean, sem, better, n = self.paired(method, reference, m)
+                cells.append(f"{mean:+.4f} ± {sem:.4f} ({better}/{n})")
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        """Every per-face value with its file, preset, seed and resolution (NaN as ``null``), for scripts that
+        decide from the numbers rather than from the rounded markdown."""
+        values = {method: {m: [v if math.isfinite(v) else None for v in per] for m, per in per_metric.items()}
+                  for method, per_metric in self.values.items()}
+        return json.dumps({"metrics": list(self.metrics), "files": self.files, "preset": self.preset,
+                           "seed": self.seed, "resolution": self.resolution, "values": values}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> EvaluationResult:
+        """The inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        values = {method: {m: [float("nan") if v is None else float(v) for v in per] for m, per in pm.items()}
+                  for method, pm in data["values"].items()}
+        return cls(tuple(data["metrics"]), values, list(data["files"]), data["preset"], int(data["seed"]),
+                   int(data["resolution"]))
 
 
 def list_images(data_dir: str | Path) -> list[Path]:

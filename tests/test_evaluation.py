@@ -10,7 +10,7 @@ import torch
 
 from gpen_hf import GPENModel
 from gpen_hf.cli import main
-from gpen_hf.evaluation import degraded_inputs, evaluate, list_images, load_faces
+from gpen_hf.evaluation import EvaluationResult, degraded_inputs, evaluate, list_images, load_faces
 
 FACES = Path(__file__).parent / "fixtures" / "faces"
 
@@ -108,6 +108,10 @@ def test_evaluate_cli_paired_option(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "paired against bicubic" in out and "| LQ input | " in out.split("paired against")[1]
     assert "paired against bicubic" in (tmp_path / "t.md").read_text()
+    assert main(args + ["--paired", "bicubic", "--json", str(tmp_path / "t.json")]) == 0
+    saved = EvaluationResult.from_json((tmp_path / "t.json").read_text())
+    assert list(saved.values) == ["LQ input", "bicubic", "m"] and saved.resolution == 32 and len(saved.files) == 2
+    assert saved.paired_to_markdown("bicubic") in capsys.readouterr().out, "the same numbers as the table"
     assert main(args + ["--paired", "classical"]) == 1
     assert "no row 'classical' to compare with" in capsys.readouterr().err
 
@@ -145,3 +149,17 @@ def test_evaluate_cli_sr_task_and_unknown_preset(tmp_path: Path, capsys: pytest.
     assert exit_info.value.code == 2 and "invalid choice: 'mild'" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(model_dir), "--data", str(FACES), "--task", "sr", "--scale", "1"]) == 1
     assert "--scale: --task sr needs a downsampling factor of at least 2" in capsys.readouterr().err
+
+
+def test_results_round_trip_through_json_with_unmeasurable_faces() -> None:
+    result = EvaluationResult(("psnr", "identity"), files=["a.png", "b.png", "c.png"], preset="severe", seed=3,
+                              resolution=64)
+    result.values["LQ input"] = {"psnr": [20.0, 21.0, 22.0], "identity": [0.5, float("nan"), 0.7]}
+    result.values["m"] = {"psnr": [21.0, 21.5, 21.0], "identity": [0.6, 0.8, 0.9]}
+    back = EvaluationResult.from_json(result.to_json())
+    assert "NaN" not in result.to_json(), "standard JSON: an unmeasurable face is null"
+    assert np.isnan(back.values["LQ input"]["identity"][1]) and back.values["m"] == result.values["m"]
+    assert (back.preset, back.seed, back.resolution, back.files) == ("severe", 3, 64, result.files)
+    mean, sem, better, n = back.paired("m", "LQ input", "identity")
+    assert (better, n) == (2, 2) and mean == pytest.approx(0.15) and sem == pytest.approx(0.05)
+    assert back.paired_to_markdown("LQ input") == result.paired_to_markdown("LQ input")

@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         '± standard error and the number of faces where it is better')
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--out", help="also write the markdown table here")
+    parser.add_argument("--json", help="also write every per-face value here (JSON; EvaluationResult.from_json)")
     parser.set_defaults(func=run)
 
 
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(table)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(result.to_json())
     return 0
 
 

@@ -47,6 +47,7 @@ MODELS=()
 for name in a b c d; do MODELS+=(--model "$name=$OUT/$name/generator"); done
 for preset in moderate severe clean; do
   gpen-hf evaluate "${MODELS[@]}" --data "$DATA/pilot-val" --preset "$preset" --seed 0 --baselines none \
-    --limit "$LIMIT" --paired a --out "$OUT/eval-$preset.md"
+    --limit "$LIMIT" --paired a --out "$OUT/eval-$preset.md" --json "$OUT/eval-$preset.json"
 done
+python training/pilots/apply_rule.py "$OUT" --out "$OUT/rule.md"  # rules 1 and 2; rule 3 is the sheets
 python scripts/contact_sheets.py "${MODELS[@]}" --eval_data "$DATA/pilot-val" --out "$OUT/sheets"
