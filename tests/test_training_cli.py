@@ -369,12 +369,20 @@ def test_pretrain_grows_from_a_smaller_prior_and_reads_weighted_sources(faces, t
             "--max_train_steps", "2", "--validation_steps", "0")
     summary = run_cli("pretrain_prior.py", "--train_data_dir", faces, faces / "sub", "--source_weights", "1",
                       "0.5", "--output_dir", tmp_path / "prior32", *TINY, "--resolution", "32", *TINY_ARCH,
-                      "--max_train_steps", "1", "--validation_steps", "0", "--init_from", small)
+                      "--max_train_steps", "1", "--validation_steps", "0", "--init_from", small,
+                      "--g_warmup_steps", "3")
     assert summary["step"] == 1
-    from gpen_hf.models import StyleGAN2Prior
+    from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
 
     grown = StyleGAN2Prior.from_pretrained(tmp_path / "prior32", subfolder="generator")
     assert grown.config.resolution == 32
+    # G's learning rate starts at 0 (--g_warmup_steps), D's does not: after one step G is still the small prior.
+    before = StyleGAN2Prior.from_pretrained(small, subfolder="generator").state_dict()
+    after = grown.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items())
+    d_before = GPENDiscriminator.from_pretrained(small, subfolder="discriminator").state_dict()
+    d_after = GPENDiscriminator.from_pretrained(tmp_path / "prior32", subfolder="discriminator").state_dict()
+    assert not torch.equal(d_after["final_linear.1.weight"], d_before["final_linear.1.weight"])
     proc = subprocess.run([sys.executable, str(ROOT / "training" / "pretrain_prior.py"), "--train_data_dir",
                            str(faces), "--output_dir", str(tmp_path / "bad"), *TINY, "--resolution", "32",
                            *TINY_ARCH[:2], "--style_dim", "16", *TINY_ARCH[4:], "--max_train_steps", "1",

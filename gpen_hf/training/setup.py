@@ -74,7 +74,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     a("--adam_beta1", type=float, default=0.0, help="Adam beta1 (StyleGAN2: 0).")
     a("--adam_beta2", type=float, default=0.99, help="Adam beta2 (StyleGAN2: 0.99).")
     a("--lr_scheduler", default="constant", help='diffusers scheduler name: "constant", "linear", "cosine", ...')
-    a("--lr_warmup_steps", type=int, default=0, help="Warm-up steps of the scheduler.")
+    a("--lr_warmup_steps", type=int, default=0, help="Warm-up steps of the scheduler (G and D).")
+    a("--g_warmup_steps", type=int, default=0,
+      help="Ramp only G's learning rate up from 0 over the first N steps, D at full rate from the start: a prior "
+           "grown with --init_from then keeps what it learned while D's new layers are still random.")
     a("--r1_gamma", type=float, default=10.0, help="R1 weight gamma (0 disables).")
     a("--r1_every", type=int, default=16, help="Lazy R1: apply every this many steps (scaled accordingly).")
     a("--use_ema", action="store_true", help="Keep an EMA of the generator; validate and save it.")
@@ -166,11 +169,15 @@ def make_adam(params, args: argparse.Namespace, reg_every: int) -> torch.optim.A
     return torch.optim.Adam([p for p in params if p.requires_grad], lr=lr, betas=betas)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, args: argparse.Namespace, num_processes: int):
-    """diffusers scheduler; steps are counted ×num_processes because accelerate steps it once per process."""
+def make_scheduler(optimizer: torch.optim.Optimizer, args: argparse.Namespace, num_processes: int,
+                   warmup_steps: int | None = None):
+    """diffusers scheduler with ``warmup_steps`` (default ``--lr_warmup_steps``) of linear warm-up ("constant"
+    warms up too); steps are counted ×num_processes because accelerate steps it once per process."""
     from diffusers.optimization import get_scheduler
 
-    return get_scheduler(args.lr_scheduler, optimizer, num_warmup_steps=args.lr_warmup_steps * num_processes,
+    warmup = args.lr_warmup_steps if warmup_steps is None else warmup_steps
+    name = "constant_with_warmup" if args.lr_scheduler == "constant" and warmup > 0 else args.lr_scheduler
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup * num_processes,
                          num_training_steps=args.max_train_steps * num_processes)
 
 
@@ -240,7 +247,8 @@ def prepare_gan(accelerator: Accelerator, args: argparse.Namespace, generator: t
     d_params = list(discriminator.parameters())
     g_opt = make_adam(g_params, args, reg_every=g_reg_every)
     d_opt = make_adam(d_params, args, reg_every=args.r1_every if args.r1_gamma > 0 else 0)
-    g_sched = make_scheduler(g_opt, args, accelerator.num_processes)
+    g_sched = make_scheduler(g_opt, args, accelerator.num_processes,
+                             warmup_steps=max(args.lr_warmup_steps, args.g_warmup_steps))
     d_sched = make_scheduler(d_opt, args, accelerator.num_processes)
     generator, discriminator, g_opt, d_opt, g_sched, d_sched = accelerator.prepare(
         generator, discriminator, g_opt, d_opt, g_sched, d_sched)
