@@ -63,7 +63,7 @@ class EvaluationResult:
         the number of faces where ``method`` is better and the number of faces compared (both finite)."""
         for row in (method, reference):
             if row not in self.values:
-                raise ValueError(f"no row {row!r} to compare; rows: {list(self.values)}")
+                raise ValueError(f"no row {row!r} to compare with; rows: {list(self.values)}")
         diff = np.asarray(self.values[method][metric]) - np.asarray(self.values[reference][metric])
         diff = diff[np.isfinite(diff)]
         sem = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
