@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
+from gpen_hf.models import GPENDiscriminator
 from gpen_hf.training.augment import diff_augment, parse_policy
-from gpen_hf.training.data import FaceStream, to_tensor
-from gpen_hf.training.grow import grow_discriminator, grow_prior
+from gpen_hf.training.data import FaceStream
+from gpen_hf.training.grow import load_grown
 from gpen_hf.training.losses import d_logistic_loss, lazy_adam_hparams, r1_penalty
 
 
@@ -78,14 +78,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_models(run: Path, resolution: int | None) -> tuple[StyleGAN2Prior, GPENDiscriminator]:
-    """The run's generator and discriminator, grown to ``resolution`` when it is larger than theirs."""
-    prior = StyleGAN2Prior.from_pretrained(run, subfolder="generator")
-    disc = GPENDiscriminator.from_pretrained(run, subfolder="discriminator")
-    size = resolution or prior.config.resolution
-    return grow_prior(prior, size).eval(), grow_discriminator(disc, size)
-
-
 def train_discriminator(disc: GPENDiscriminator, real: list[torch.Tensor], fake: list[torch.Tensor],
                         setting: Setting, steps: int, lr: float = 2e-3, r1_every: int = 16,
                         seed: int = 0) -> list[float]:
@@ -116,11 +108,12 @@ def main(argv: list[str] | None = None) -> dict[Setting, list[float]]:
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     torch.manual_seed(args.seed)
-    prior, disc = load_models(args.run, args.resolution)
+    prior, disc = load_grown(args.run, args.resolution)
+    prior.eval()
     size = prior.config.resolution
     faces = FaceStream(args.train_data_dir, size, seed=args.seed, flip_prob=0.5)
     batches = min(args.steps, -(-len(faces) // args.batch_size))  # no more real batches than steps need
-    real = [torch.stack([to_tensor(faces.hq_face(i * args.batch_size + j)) for j in range(args.batch_size)])
+    real = [torch.stack([faces[i * args.batch_size + j]["target"] for j in range(args.batch_size)])
             for i in range(batches)]
     with torch.no_grad():
         z = torch.randn(args.fake_batches, args.batch_size, prior.config.style_dim)

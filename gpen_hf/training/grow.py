@@ -9,6 +9,8 @@ copied too (they see the same feature sizes); its new input layers start fresh.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
@@ -49,3 +51,12 @@ def grow_discriminator(small: GPENDiscriminator, resolution: int) -> GPENDiscrim
         state[key] = value
     big.load_state_dict(state, strict=False)
     return big
+
+
+def load_grown(folder: str | Path, resolution: int | None = None) -> tuple[StyleGAN2Prior, GPENDiscriminator]:
+    """A stage-1 folder's ``generator/`` and ``discriminator/`` (a run's output or one of its checkpoints), grown
+    to ``resolution`` (default: theirs, a copy)."""
+    small = StyleGAN2Prior.from_pretrained(folder, subfolder="generator")
+    size = resolution or small.config.resolution
+    prior = grow_prior(small, size)  # before loading D: from_pretrained draws random numbers too
+    return prior, grow_discriminator(GPENDiscriminator.from_pretrained(folder, subfolder="discriminator"), size)

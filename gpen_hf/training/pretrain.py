@@ -18,7 +18,7 @@ from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
 from .augment import diff_augment, parse_policy
 from .checkpointing import TrainState
 from .data import FaceStream
-from .grow import grow_discriminator, grow_prior
+from .grow import load_grown
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty, update_path_mean
 from .prior import config_mismatches
 from .progress import TrainingProgress, ema_weights, log_grid, to_uint8_grid
@@ -35,20 +35,17 @@ def sample_z(batch: int, style_dim: int, mixing_prob: float, n_latent: int, devi
     return torch.randn(batch, style_dim).to(device), None
 
 
-def initial_models(folder: str, prior: StyleGAN2Prior, disc: GPENDiscriminator):
+def initial_models(folder: str, prior: StyleGAN2Prior) -> tuple[StyleGAN2Prior, GPENDiscriminator]:
     """``--init_from``: the generator and discriminator of another stage-1 folder (a run's output or one of its
     checkpoints), grown to this run's resolution if smaller; the architecture must otherwise match."""
-    small = StyleGAN2Prior.from_pretrained(folder, subfolder="generator")
-    mismatched = config_mismatches(small.config, {k: v for k, v in prior.config.items()
+    grown, disc = load_grown(folder, prior.config.resolution)
+    mismatched = config_mismatches(grown.config, {k: v for k, v in prior.config.items()
                                                   if k != "resolution" and not k.startswith("_")})
     if mismatched:
         raise ValueError(f"--init_from {folder}: its prior differs in " + ", ".join(
             f"{k} ({theirs!r}, asked for {mine!r})" for k, (theirs, mine) in mismatched.items()))
-    grown = grow_prior(small, prior.config.resolution)
-    d_small = GPENDiscriminator.from_pretrained(folder, subfolder="discriminator")
-    logger.info("starting from the %d-px prior of %s (%d px here)", small.config.resolution, folder,
-                prior.config.resolution)
-    return grown, grow_discriminator(d_small, prior.config.resolution)
+    logger.info("starting from the prior of %s, grown to %d px", folder, prior.config.resolution)
+    return grown, disc
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -60,7 +57,7 @@ def run(args: argparse.Namespace) -> dict:
     disc = GPENDiscriminator(resolution=args.resolution, channel_multiplier=args.channel_multiplier,
                              narrow=args.narrow, mbstd_group_size=args.mbstd_group_size)
     if args.init_from:
-        prior, disc = initial_models(args.init_from, prior, disc)
+        prior, disc = initial_models(args.init_from, prior)
     pl_every = args.path_length_every if args.path_length_weight > 0 else 0
     gan = prepare_gan(accelerator, args, prior, disc, TrainState(path_mean=0.0), g_reg_every=pl_every,
                       project="gpen_prior")

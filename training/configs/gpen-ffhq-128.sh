@@ -56,17 +56,20 @@ python training/track_prior.py "$RUNS/prior64" --train_data_dir "$DATA/prior-tra
 # at full rate: without it (the first 1b run, 1,281 steps) D stayed at chance (loss 1.38 from step 10 on) and
 # the grown prior lost its faces (training/README.md, "Growing the prior"). DiffAugment: translation only; with
 # color and cutout too, D-only checks at 128 px barely learned (loss 1.19 after 60 steps, against 0.45).
-# shellcheck disable=SC2206  # $ARCH is several options
-ONE_B=(python training/pretrain_prior.py --init_from "$RUNS/prior64"
-  --train_data_dir "$SHARED/data/ffhq/train/256" "$SHARED/data/ffhq/train/128" "$SHARED/data/faces/MANIFEST.csv"
-  --source_weights 1 0.25 1 --manifest_filter split=train kind=aligned_face --output_dir "$RUNS/prior128" --resolution 128 $ARCH
-  --train_batch_size 16 --learning_rate 2e-3 --r1_gamma 0.2 --r1_every 16
-  --diffaugment translation --random_flip --use_ema --ema_decay 0.998 --checkpointing_steps 250
-  --checkpoints_total_limit 40 --validation_steps 500 --num_validation_images 16 --report_to tensorboard
-  --seed 1 --mixed_precision no --num_threads "$THREADS" --dataloader_num_workers 1 --resume_from_checkpoint latest
-  --g_warmup_steps 500)
-TRACK128=(python training/track_prior.py --train_data_dir "$SHARED/data/ffhq/train/256" --num_samples 500
-  --every 1000)
+one_b() {  # stage 1b to --max_train_steps N (resumes the latest checkpoint)
+  # shellcheck disable=SC2086  # $ARCH is several options
+  python training/pretrain_prior.py --init_from "$RUNS/prior64" \
+    --train_data_dir "$SHARED/data/ffhq/train/256" "$SHARED/data/ffhq/train/128" "$SHARED/data/faces/MANIFEST.csv" \
+    --source_weights 1 0.25 1 --manifest_filter split=train kind=aligned_face --output_dir "$RUNS/prior128" \
+    --resolution 128 $ARCH --train_batch_size 16 --learning_rate 2e-3 --r1_gamma 0.2 --r1_every 16 \
+    --diffaugment translation --random_flip --use_ema --ema_decay 0.998 --checkpointing_steps 250 \
+    --checkpoints_total_limit 40 --validation_steps 500 --num_validation_images 16 --report_to tensorboard \
+    --seed 1 --mixed_precision no --num_threads "$THREADS" --dataloader_num_workers 1 \
+    --resume_from_checkpoint latest --g_warmup_steps 500 "$@"
+}
+track128() {  # RUN: KID-AlexNet and grids of every 1,000th checkpoint of a 128-px stage-1 folder
+  python training/track_prior.py "$1" --train_data_dir "$SHARED/data/ffhq/train/256" --num_samples 500 --every 1000
+}
 
 # The rule for 1b (training/README.md, "Growing the prior"; fixed at its step 1,000): at step 2,000, KID-AlexNet
 # against 500 training faces must be below the grown start's (the 64-px prior upsampled, kept as a stage-1
@@ -74,23 +77,20 @@ TRACK128=(python training/track_prior.py --train_data_dir "$SHARED/data/ffhq/tra
 # 2,000 and resuming to 4,000 trains exactly as one run: constant learning rate, exact resumption.)
 python - "$RUNS" <<'PY'
 import os, sys
-from gpen_hf.models import GPENDiscriminator, StyleGAN2Prior
-from gpen_hf.training.grow import grow_discriminator, grow_prior
-small, start = os.path.join(sys.argv[1], "prior64"), os.path.join(sys.argv[1], "prior128-start", "checkpoint-0")
+from gpen_hf.training.grow import load_grown
+start = os.path.join(sys.argv[1], "prior128-start", "checkpoint-0")
 if not os.path.isfile(os.path.join(start, "discriminator", "config.json")):
-    grow_prior(StyleGAN2Prior.from_pretrained(small, subfolder="generator"), 128).save_pretrained(
-        os.path.join(start, "generator"))
-    grow_discriminator(GPENDiscriminator.from_pretrained(small, subfolder="discriminator"), 128).save_pretrained(
-        os.path.join(start, "discriminator"))
+    for name, model in zip(("generator", "discriminator"), load_grown(os.path.join(sys.argv[1], "prior64"), 128)):
+        model.save_pretrained(os.path.join(start, name))
 PY
-"${TRACK128[@]:0:2}" "$RUNS/prior128-start" "${TRACK128[@]:2}"
-"${ONE_B[@]}" --max_train_steps 2000
-"${TRACK128[@]:0:2}" "$RUNS/prior128" "${TRACK128[@]:2}"
+track128 "$RUNS/prior128-start"
+one_b --max_train_steps 2000
+track128 "$RUNS/prior128"
 PRIOR128=$(python - "$RUNS" <<'PY'
 import csv, os, sys
 def kid(run, step):
-    rows = {int(r["step"]): float(r["kid"]) for r in csv.DictReader(open(os.path.join(run, "track", "kid.csv")))}
-    return rows[step]
+    with open(os.path.join(run, "track", "kid.csv"), newline="") as f:
+        return next(float(r["kid"]) for r in csv.DictReader(f) if int(r["step"]) == step)
 runs = sys.argv[1]
 start, at_2000 = kid(os.path.join(runs, "prior128-start"), 0), kid(os.path.join(runs, "prior128"), 2000)
 grown = at_2000 < start
@@ -100,8 +100,8 @@ print(os.path.join(runs, "prior128") if grown else os.path.join(runs, "prior128-
 PY
 )
 if [ "$PRIOR128" = "$RUNS/prior128" ]; then
-  "${ONE_B[@]}" --max_train_steps 4000
-  "${TRACK128[@]:0:2}" "$RUNS/prior128" "${TRACK128[@]:2}"
+  one_b --max_train_steps 4000
+  track128 "$RUNS/prior128"
 fi
 export PRIOR=$PRIOR128  # the pilots' prior
 
