@@ -225,6 +225,33 @@ def test_pretrain_resume_continues_identically(faces, tmp_path):
     assert torch.load(checkpoint / "custom_checkpoint_1.pkl", weights_only=True).keys() == {"path_mean"}
 
 
+def test_carried_checkpoint_resumes_at_its_step_without_optimiser_moments(faces, tmp_path):
+    """training/carry_checkpoint.py: about half the files' bytes, the same models, EMA and step; a run resumes
+    from the copy where the original stopped, on a fresh Adam."""
+    args = ("--train_data_dir", faces, *TINY, *TINY_ARCH, "--max_train_steps", "4", "--checkpointing_steps", "2",
+            "--use_ema", "--validation_steps", "0")
+    run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "run", "--stop_after_steps", "2")
+    source = tmp_path / "run" / "checkpoint-2"
+    subprocess.run([sys.executable, str(ROOT / "training" / "carry_checkpoint.py"), str(source),
+                    str(tmp_path / "carried")], check=True, capture_output=True, cwd=ROOT)
+    carried = tmp_path / "carried" / "checkpoint-2"
+    assert sorted(p.name for p in carried.iterdir()) == sorted(p.name for p in source.iterdir() if p.is_file())
+    for name in ("model.safetensors", "model_1.safetensors"):
+        assert_same_weights(source / name, carried / name)
+    assert (carried / "custom_checkpoint_0.pkl").read_bytes() == (source / "custom_checkpoint_0.pkl").read_bytes()
+    for name in ("optimizer.bin", "optimizer_1.bin"):
+        before, after = (torch.load(d / name, weights_only=True) for d in (source, carried))
+        assert before["state"] and not after["state"] and after["param_groups"] == before["param_groups"]
+    size = {d: sum(p.stat().st_size for p in d.rglob("*") if p.is_file()) for d in (source, carried)}
+    assert size[carried] < 0.6 * size[source]
+    resumed = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "carried", "--resume_from_checkpoint",
+                      "latest", "--stop_after_steps", "1")
+    assert resumed["step"] == 3  # went on from step 2, not from 0
+    with pytest.raises(subprocess.CalledProcessError):
+        subprocess.run([sys.executable, str(ROOT / "training" / "carry_checkpoint.py"), str(tmp_path / "run"),
+                        str(tmp_path / "x")], check=True, capture_output=True, cwd=ROOT)
+
+
 @pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted_run(faces, tmp_path):
     """SIGKILL a real run after its first checkpoint; ``latest`` must skip half-written folders."""

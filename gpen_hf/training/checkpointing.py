@@ -75,6 +75,35 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str | Path, step: int,
     return final
 
 
+def carry_checkpoint(src: str | Path, dst_dir: str | Path) -> Path:
+    """Copy checkpoint ``src`` into ``dst_dir`` at its size for carrying to another machine (or into git).
+
+    Kept exactly: the models, EMA, schedulers, RNG states and :class:`TrainState`, so ``--resume_from_checkpoint
+    latest`` in ``dst_dir`` resumes at the same step on the same data stream. Dropped: the optimisers' moment
+    estimates (about half of a checkpoint; the resumed Adam starts them afresh, as after a warm restart) and the
+    ``generator/``, ``discriminator/`` copies in ``from_pretrained`` form (they duplicate the model files).
+    """
+    src = Path(src)
+    if not CHECKPOINT_RE.match(src.name) or not (src / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{src}: expected a complete checkpoint folder checkpoint-<step> with model.safetensors")
+    dst = Path(dst_dir) / src.name
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for path in sorted(src.iterdir()):
+        if path.is_dir():
+            continue
+        if path.name.startswith("optimizer") and path.suffix == ".bin":
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            torch.save({"state": {}, "param_groups": state["param_groups"]}, tmp / path.name)
+        else:
+            shutil.copy2(path, tmp / path.name)
+    if dst.exists():
+        shutil.rmtree(dst)
+    os.replace(tmp, dst)
+    return dst
+
+
 class TrainState:
     """Scalars that must survive a resume (e.g. the path-length mean), registered with ``accelerate``."""
 

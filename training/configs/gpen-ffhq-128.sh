@@ -3,7 +3,7 @@
 # channel_multiplier 1, style_dim 256, n_mlp 8: 4.7 M parameters), a real GAN prior from FFHQ, then stage 2
 # with the paper's loss. Fixed before the long runs; what ships is the last checkpoint of the plan.
 # Hardware: 2-core AMD EPYC (AVX2), CPU only, fp32, runs resumed across sessions (--resume_from_checkpoint
-# latest); a lent GPU runs the same commands in chunks (training/gpu/run_chunk.sh).
+# latest); a lent GPU runs the same commands in chunks (training/gpu/chunk.py).
 set -euo pipefail
 SHARED=${SHARED:-../shared}
 RUNS=${RUNS:-/work/runs}
@@ -36,6 +36,17 @@ for row in csv.DictReader(open(os.path.join(faces, "MANIFEST.csv"))):
         os.path.exists(dst) or os.symlink(os.path.realpath(os.path.join(faces, row["file"])), dst)
 PY
 
+# Runs live outside git ($RUNS) and a machine can be lost between sessions (the 15th session found /work/runs
+# gone): each session's end also commits the latest checkpoint of the stage in progress, at half its size, under
+# training/resume/ (training/carry_checkpoint.py: optimiser moments dropped). A run with no checkpoint of its own
+# resumes from there.
+carried() {  # RUN NAME: copy training/resume/NAME/checkpoint-* into RUN when RUN has no checkpoint
+  if ! compgen -G "$1/checkpoint-*" >/dev/null && compgen -G "training/resume/$2/checkpoint-*" >/dev/null; then
+    mkdir -p "$1" && cp -r training/resume/"$2"/checkpoint-* "$1"/
+  fi
+}
+carried "$RUNS/prior64" prior64
+
 # Stage 1a: the prior at 64 px, 8,000 steps of 16 (128k images, ~27 epochs). StyleGAN2 recipe; settings from
 # StyleGAN2-ADA's rules, not from pilots: R1 gamma = 0.0002 * 64^2 / 16 ~ 0.05, EMA half-life ~5k images
 # (0.998 per step), DiffAugment color,translation,cutout (under ~10k faces), x-flips, lr 2e-3 constant.
@@ -50,86 +61,35 @@ python training/pretrain_prior.py --train_data_dir "$DATA/prior-train" --output_
 # faces, fixed-z grids (~3 min a checkpoint on this CPU, so not every 500th).
 python training/track_prior.py "$RUNS/prior64" --train_data_dir "$DATA/prior-train" --num_samples 500 --every 1000
 
-# Stage 1b: grown to 128 px (--init_from: the 64-px layers kept, the new ToRGB starts at zero), 4,000 steps of
-# 16 (64k images); R1 gamma 0.0002 * 128^2 / 16 ~ 0.2; the q~50 128-px faces weighted 0.25. G's learning rate
-# ramps up over the first 500 steps (--g_warmup_steps) while D, whose 128-px input layers start random, trains
-# at full rate: without it (the first 1b run, 1,281 steps) D stayed at chance (loss 1.38 from step 10 on) and
-# the grown prior lost its faces (training/README.md, "Growing the prior"). DiffAugment: translation only; with
-# color and cutout too, D-only checks at 128 px barely learned (loss 1.19 after 60 steps, against 0.45).
-one_b() {  # stage 1b to --max_train_steps N (resumes the latest checkpoint)
-  # shellcheck disable=SC2086  # $ARCH is several options
-  python training/pretrain_prior.py --init_from "$RUNS/prior64" \
-    --train_data_dir "$SHARED/data/ffhq/train/256" "$SHARED/data/ffhq/train/128" "$SHARED/data/faces/MANIFEST.csv" \
-    --source_weights 1 0.25 1 --manifest_filter split=train kind=aligned_face --output_dir "$RUNS/prior128" \
-    --resolution 128 $ARCH --train_batch_size 16 --learning_rate 2e-3 --r1_gamma 0.2 --r1_every 16 \
-    --diffaugment translation --random_flip --use_ema --ema_decay 0.998 --checkpointing_steps 250 \
-    --checkpoints_total_limit 40 --validation_steps 500 --num_validation_images 16 --report_to tensorboard \
-    --seed 1 --mixed_precision no --num_threads "$THREADS" --dataloader_num_workers 1 \
-    --resume_from_checkpoint latest --g_warmup_steps 500 "$@"
-}
-track128() {  # RUN: KID-AlexNet and grids of every 1,000th checkpoint of a 128-px stage-1 folder
-  python training/track_prior.py "$1" --train_data_dir "$SHARED/data/ffhq/train/256" --num_samples 500 --every 1000
-}
-
-# The rule for 1b (training/README.md, "Growing the prior"; fixed at its step 1,000): at step 2,000, KID-AlexNet
-# against 500 training faces must be below the grown start's (the 64-px prior upsampled, kept as a stage-1
-# folder in prior128-start/checkpoint-0); if not, 1b stops and stage 2 starts from the grown start. (Stopping at
-# 2,000 and resuming to 4,000 trains exactly as one run: constant learning rate, exact resumption.)
-python - "$RUNS" <<'PY'
+# The 128-px prior: the 64-px prior grown to 128 px (--init_from's growth: the 64-px layers kept, the new top
+# layers fresh, the new ToRGB at zero, so its samples are the 64-px prior's upsampled), kept as a stage-1 folder.
+# Training it further at 128 px (stage 1b: 2,000 steps of 16, R1 0.2, translation DiffAugment, 500 warm-up steps)
+# made it worse: KID-AlexNet x1000 1,506 at step 2,000 against 466 for this grown start, so by 1b's rule, fixed
+# before it ran, stage 2 starts from here (training/README.md, "Growing the prior").
+PRIOR128="$RUNS/prior128-start/checkpoint-0"
+python - "$RUNS/prior64" "$PRIOR128" <<'PY'
 import os, sys
 from gpen_hf.training.grow import load_grown
-start = os.path.join(sys.argv[1], "prior128-start", "checkpoint-0")
+prior64, start = sys.argv[1:]
 if not os.path.isfile(os.path.join(start, "discriminator", "config.json")):
-    for name, model in zip(("generator", "discriminator"), load_grown(os.path.join(sys.argv[1], "prior64"), 128)):
+    for name, model in zip(("generator", "discriminator"), load_grown(prior64, 128)):
         model.save_pretrained(os.path.join(start, name))
 PY
-track128 "$RUNS/prior128-start"
-one_b --max_train_steps 2000
-track128 "$RUNS/prior128"
-PRIOR128=$(python - "$RUNS" <<'PY'
-import csv, os, sys
-def kid(run, step):
-    with open(os.path.join(run, "track", "kid.csv"), newline="") as f:
-        return next(float(r["kid"]) for r in csv.DictReader(f) if int(r["step"]) == step)
-runs = sys.argv[1]
-start, at_2000 = kid(os.path.join(runs, "prior128-start"), 0), kid(os.path.join(runs, "prior128"), 2000)
-grown = at_2000 < start
-print(f"1b rule: KID-AlexNet {at_2000 * 1000:.0f} at step 2,000, {start * 1000:.0f} at the start: "
-      f"{'1b goes on' if grown else 'stage 2 starts from the grown start'}", file=sys.stderr)
-print(os.path.join(runs, "prior128") if grown else os.path.join(runs, "prior128-start", "checkpoint-0"))
-PY
-)
-if [ "$PRIOR128" = "$RUNS/prior128" ]; then
-  one_b --max_train_steps 4000
-  track128 "$RUNS/prior128"
-fi
-export PRIOR=$PRIOR128  # the pilots' prior
+python training/track_prior.py "$RUNS/prior128-start" --train_data_dir "$SHARED/data/ffhq/train/256" \
+  --num_samples 500 --every 1000
 
-# Stage-2 pilots (training/pilots/gpen-ffhq-128-stage2.sh): four 600-step runs on training faces, judged on 100
-# training faces they do not train on, by the rule written in training/README.md before they ran. A person
-# applies the rule, looks at the pilots' sheets and writes the winner's letter into $RUNS/pilots/CHOSEN; the
-# chain stops here until then.
-bash training/pilots/gpen-ffhq-128-stage2.sh
-if [ ! -f "$RUNS/pilots/CHOSEN" ]; then
-  echo "pilots done: apply the rule of training/README.md, then: echo LETTER > $RUNS/pilots/CHOSEN"
-  exit 0
-fi
-. training/pilots/gpen-ffhq-128-stage2-settings.sh
-LETTER=$(cat "$RUNS/pilots/CHOSEN")
-CHOSEN=${PILOT[$LETTER]:-}
-if [ -z "$CHOSEN" ]; then
-  echo "$RUNS/pilots/CHOSEN: expected one of ${!PILOT[*]}, got '$LETTER'" >&2
-  exit 1
-fi
-
-# Stage 2: GPEN from the 128-px prior, the chosen pilot's settings, 8,000 steps of 8 (64k LQ/HQ pairs made on
-# the fly with the paper's degradation preset, ~4 h here) on the 892 clean faces (ffhq/train/256 + the 152
-# `train` faces; the q~50 128-px faces are never targets). R1 gamma 0.2 and EMA 0.998 as in stage 1b, x-flips.
+carried "$RUNS/gpen-ffhq-128" gpen-ffhq-128
+# Stage 2: GPEN from the 128-px prior with the paper's loss (alpha 1, beta 0.02: finetune.py's defaults) at lr
+# 2e-3: pilot (a) of training/pilots/gpen-ffhq-128-stage2.sh. Four 600-step pilots on training faces, judged by a
+# rule fixed before they ran, kept (a): none kept PSNR within 0.5 dB of the input's (training/README.md).
+# 8,000 steps of 8 (64k LQ/HQ pairs made on the fly with the paper's degradation preset, ~4 h here) on the 892
+# clean faces (ffhq/train/256 + the 152 `train` faces; the q~50 128-px faces are never targets). R1 gamma 0.2
+# (0.0002 * 128^2 / 16) and EMA 0.998, x-flips.
 python training/finetune.py --pretrained_prior "$PRIOR128" \
   --train_data_dir "$SHARED/data/ffhq/train/256" "$SHARED/data/faces/MANIFEST.csv" \
   --manifest_filter split=train kind=aligned_face --output_dir "$RUNS/gpen-ffhq-128" --resolution 128 \
-  --train_batch_size 8 --max_train_steps 8000 $CHOSEN --r1_gamma 0.2 --r1_every 16 --use_ema --ema_decay 0.998 \
-  --degradation_preset paper --random_flip --checkpointing_steps 250 --checkpoints_total_limit 4 \
+  --train_batch_size 8 --max_train_steps 8000 --learning_rate 2e-3 --r1_gamma 0.2 --r1_every 16 --use_ema \
+  --ema_decay 0.998 --degradation_preset paper --random_flip --checkpointing_steps 250 --checkpoints_total_limit 4 \
   --validation_steps 1000 --report_to tensorboard --seed 0 --mixed_precision no --num_threads "$THREADS" \
   --dataloader_num_workers 1 --resume_from_checkpoint latest
 
