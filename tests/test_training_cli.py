@@ -247,9 +247,12 @@ def test_carried_checkpoint_resumes_at_its_step_without_optimiser_moments(faces,
     resumed = run_cli("pretrain_prior.py", *args, "--output_dir", tmp_path / "carried", "--resume_from_checkpoint",
                       "latest", "--stop_after_steps", "1")
     assert resumed["step"] == 3  # went on from step 2, not from 0
-    with pytest.raises(subprocess.CalledProcessError):
-        subprocess.run([sys.executable, str(ROOT / "training" / "carry_checkpoint.py"), str(tmp_path / "run"),
-                        str(tmp_path / "x")], check=True, capture_output=True, cwd=ROOT)
+    not_a_checkpoint = subprocess.run([sys.executable, str(ROOT / "training" / "carry_checkpoint.py"),
+                                       str(tmp_path / "run"), str(tmp_path / "x")], capture_output=True, text=True,
+                                      cwd=ROOT, check=False)
+    assert not_a_checkpoint.returncode != 0
+    assert f"{tmp_path / 'run'}: expected a complete checkpoint folder checkpoint-<step>" in not_a_checkpoint.stderr
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.slow

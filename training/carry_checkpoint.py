@@ -16,7 +16,7 @@ from gpen_hf.training.checkpointing import carry_checkpoint
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="a complete checkpoint folder, checkpoint-<step>")
     parser.add_argument("dest_dir", help="the run folder to copy it into (created)")
     args = parser.parse_args()

@@ -64,8 +64,9 @@ python training/track_prior.py "$RUNS/prior64" --train_data_dir "$DATA/prior-tra
 # The 128-px prior: the 64-px prior grown to 128 px (--init_from's growth: the 64-px layers kept, the new top
 # layers fresh, the new ToRGB at zero, so its samples are the 64-px prior's upsampled), kept as a stage-1 folder.
 # Training it further at 128 px (stage 1b: 2,000 steps of 16, R1 0.2, translation DiffAugment, 500 warm-up steps)
-# made it worse: KID-AlexNet x1000 1,506 at step 2,000 against 466 for this grown start, so by 1b's rule, fixed
-# before it ran, stage 2 starts from here (training/README.md, "Growing the prior").
+# made it worse in the run of sessions 8-14: KID-AlexNet x1000 1,506 at step 2,000 against 466 for its grown
+# start, so by 1b's rule, fixed before it ran, stage 2 starts from the grown start (training/README.md,
+# "Growing the prior").
 PRIOR128="$RUNS/prior128-start/checkpoint-0"
 python - "$RUNS/prior64" "$PRIOR128" <<'PY'
 import os, sys
