@@ -27,6 +27,7 @@ import torch
 
 from gpen_hf import GPENModel, GPENPipeline
 from gpen_hf.evaluation import BASELINES, EvaluationResult, evaluate
+from gpen_hf.training.progress import SUMMARY_FILE, read_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW, PREVIOUS = "GPEN (this model)", "GPEN (previous default)"
@@ -45,12 +46,15 @@ SUITE = [
 ]
 #: the issue's LPIPS targets at the model's resolution (FFHQ eval faces)
 LPIPS_TARGETS = {"ffhq-moderate": 0.25, "ffhq-severe": 0.32, "ffhq-clean": 0.08}
+#: the weighted generator-loss terms stage 2 logs (``share_*`` in its summary), as the paper writes them
+LOSS_TERMS = {"adv": "L_A", "content": "α·L_C", "fm": "β·L_F", "identity": "identity"}
 PSNR_SLACK = 0.5  # dB the restored face may lose against the degraded input
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="the model to ship: a folder (a stage-2 run's generator/)")
+    parser.add_argument("--model", required=True,
+                        help="the model to ship: a stage-2 run's generator/ (the run's summary.json beside it)")
     parser.add_argument("--previous", default=str(ROOT / "gpen_hf" / "assets" / "gpen-default"),
                         help="the model it would replace (default: the shipped one)")
     parser.add_argument("--ffhq_eval", required=True, help="folder of aligned FFHQ eval faces")
@@ -111,6 +115,7 @@ def targets(results: dict[str, EvaluationResult]) -> list[tuple[str, bool]]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     facts = json.loads(Path(args.card_facts).read_text())
+    losses = loss_make_up(Path(args.model).parent)
     new = GPENModel.from_pretrained(args.model, torch_dtype=torch.float32).eval()
     previous = GPENModel.from_pretrained(args.previous, torch_dtype=torch.float32).eval()
     if previous.config.resolution != new.config.resolution:
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     staging = args.out.with_name(args.out.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     new.half().save_pretrained(staging)
-    (staging / "README.md").write_text(model_card(new.float(), facts, results, report, change))
+    (staging / "README.md").write_text(model_card(new.float(), facts, losses, results, report, change))
     shutil.rmtree(args.out, ignore_errors=True)
     staging.rename(args.out)
     print(f"wrote {args.out} (largest metric change from fp16 weights: {change:.5f})")
@@ -156,7 +161,21 @@ TABLE_TITLES = {
 }
 
 
-def model_card(model: GPENModel, facts: dict, results: dict[str, EvaluationResult], report: str,
+def loss_make_up(run_dir: Path) -> str:
+    """The card's line on the generator loss at the end of the run: each weighted term's share (running means
+    over ~100 steps) from the ``summary.json`` stage 2 wrote in ``run_dir``."""
+    if not (run_dir / SUMMARY_FILE).is_file():
+        raise SystemExit(f"{run_dir / SUMMARY_FILE} not found: --model must be the generator/ folder of a "
+                         "stage-2 run (training/finetune.py writes the summary the card quotes)")
+    summary = read_summary(run_dir)
+    shares = [f"{name} {100 * summary[f'share_{key}']:.0f} %" for key, name in LOSS_TERMS.items()
+              if f"share_{key}" in summary]
+    if not shares:
+        raise SystemExit(f"{run_dir / SUMMARY_FILE} has no share_* terms: not a stage-2 run's summary")
+    return f"at step {summary['step']:,}: " + ", ".join(shares)
+
+
+def model_card(model: GPENModel, facts: dict, losses: str, results: dict[str, EvaluationResult], report: str,
                fp16_change: float) -> str:
     cfg = model.config
     n_params = sum(p.numel() for p in model.parameters())
@@ -190,6 +209,7 @@ the rounding moved no metric of the moderate FFHQ table by more than {fp16_chang
 - data: {facts["data"]}
 - stage 1 (StyleGAN2 prior): {facts["stage1"]}
 - stage 2 (GPEN): {facts["stage2"]}
+- each weighted term's share of the generator loss at the end of stage 2: {losses}
 - hardware and compute: {facts["hardware"]}
 - command lines: `{facts["commands"]}`; this card: `scripts/ship_default_model.py`
 

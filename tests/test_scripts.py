@@ -35,6 +35,8 @@ def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     GPENModel(**TINY_GPEN_64).save_pretrained(root / "previous")
     torch.manual_seed(1)
     GPENModel(**TINY_GPEN_64).save_pretrained(root / "run" / "generator")
+    summary = {"step": 1200, "share_adv": 0.2, "share_content": 0.7, "share_fm": 0.1}
+    (root / "run" / "summary.json").write_text(json.dumps(summary))
     return root / "previous", root / "run"
 
 
@@ -72,10 +74,21 @@ def test_ship_script_evaluates_then_ships_only_with_write(two_models, tmp_path: 
     ship.main([*argv, "--write"])
     card = (tmp_path / "shipped" / "README.md").read_text()
     assert "A tiny test model." in card and "face super-resolution ×16" in card and targets[0] in card
+    assert "at step 1,200: L_A 20 %, α·L_C 70 %, β·L_F 10 %" in card
     shipped = GPENModel.from_pretrained(tmp_path / "shipped")
     original = GPENModel.from_pretrained(run / "generator")
     for key, value in original.state_dict().items():
         torch.testing.assert_close(shipped.state_dict()[key], value.half().float())
+
+
+def test_ship_script_needs_the_runs_summary(two_models, tmp_path: Path) -> None:
+    previous, _ = two_models
+    (tmp_path / "facts.json").write_text(json.dumps(FACTS))
+    with pytest.raises(SystemExit, match="summary.json not found"):
+        load_script("ship_default_model").main([
+            "--model", str(previous), "--previous", str(previous), "--ffhq_eval", str(FACES),
+            "--faces_eval", str(FACES), "--card_facts", str(tmp_path / "facts.json"),
+            "--tables", str(tmp_path / "tables")])
 
 
 def test_ship_script_refuses_models_of_different_sizes(two_models, tmp_path: Path) -> None:
