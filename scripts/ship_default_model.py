@@ -46,7 +46,7 @@ SUITE = [
 ]
 #: the issue's LPIPS targets at the model's resolution (FFHQ eval faces)
 LPIPS_TARGETS = {"ffhq-moderate": 0.25, "ffhq-severe": 0.32, "ffhq-clean": 0.08}
-#: the weighted generator-loss terms stage 2 logs (``share_*`` in its summary), as the paper writes them
+#: the weighted generator-loss terms stage 2 logs (``train/share_*`` in its summary), as the paper writes them
 LOSS_TERMS = {"adv": "L_A", "content": "α·L_C", "fm": "β·L_F", "identity": "identity"}
 PSNR_SLACK = 0.5  # dB the restored face may lose against the degraded input
 
@@ -168,10 +168,10 @@ def loss_make_up(run_dir: Path) -> str:
         raise SystemExit(f"{run_dir / SUMMARY_FILE} not found: --model must be the generator/ folder of a "
                          "stage-2 run (training/finetune.py writes the summary the card quotes)")
     summary = read_summary(run_dir)
-    shares = [f"{name} {100 * summary[f'share_{key}']:.0f} %" for key, name in LOSS_TERMS.items()
-              if f"share_{key}" in summary]
+    shares = [f"{name} {100 * summary[f'train/share_{key}']:.0f} %" for key, name in LOSS_TERMS.items()
+              if f"train/share_{key}" in summary]
     if not shares:
-        raise SystemExit(f"{run_dir / SUMMARY_FILE} has no share_* terms: not a stage-2 run's summary")
+        raise SystemExit(f"{run_dir / SUMMARY_FILE} has no train/share_* terms: not a stage-2 run's summary")
     return f"at step {summary['step']:,}: " + ", ".join(shares)
 
 

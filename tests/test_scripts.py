@@ -35,7 +35,8 @@ def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     GPENModel(**TINY_GPEN_64).save_pretrained(root / "previous")
     torch.manual_seed(1)
     GPENModel(**TINY_GPEN_64).save_pretrained(root / "run" / "generator")
-    summary = {"step": 1200, "share_adv": 0.2, "share_content": 0.7, "share_fm": 0.1}
+    # the keys as training/finetune.py writes them (its training logs, prefixed ``train/``)
+    summary = {"step": 1200, "train/share_adv": 0.2, "train/share_content": 0.7, "train/share_fm": 0.1}
     (root / "run" / "summary.json").write_text(json.dumps(summary))
     return root / "previous", root / "run"
 
