@@ -14,7 +14,11 @@ from gpen_hf.metrics import FaceMetrics
 from gpen_hf.pipeline import DEFAULT_MODEL_DIR
 
 FACES = sorted((Path(__file__).parent / "fixtures" / "faces").glob("*.png"))
-PHOTO = Path(__file__).parent.parent / "space" / "examples" / "skimage__astronaut.jpg"
+PHOTO = Path(__file__).parent.parent / "space" / "examples" / "matplotlib__grace_hopper.jpg"
+#: README's main command: the bundled photo made small and degraded, then restored at 4x
+README_DEGRADE = ["--preset", "none", "--blur", "iso:1", "--scale", "4", "--noise", "8", "--jpeg", "30",
+                  "--no-upsample"]
+FACE_BOX = (slice(80, 380), slice(120, 420))  # rows, columns of Grace Hopper's face in the 512 x 600 photo
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +56,19 @@ def test_restores_degraded_faces_better_than_the_input(pipe: GPENPipeline) -> No
 def test_readme_command_restores_the_bundled_photo(tmp_path: Path) -> None:
     from gpen_hf.cli import main
 
-    assert main(["restore", str(PHOTO), "-o", str(tmp_path)]) == 0
-    out = tmp_path / (PHOTO.stem + ".png")
-    restored = cv2.imread(str(out))
-    assert restored is not None and restored.shape == cv2.imread(str(PHOTO)).shape
+    small = tmp_path / "small.jpg"
+    assert main(["degrade", str(PHOTO), "-o", str(small), *README_DEGRADE]) == 0
+    assert main(["restore", str(small), "-o", str(tmp_path / "outputs"), "--upscale", "4"]) == 0
+    hq = cv2.imread(str(PHOTO))
+    restored = cv2.imread(str(tmp_path / "outputs" / "small.png"))
+    assert restored is not None and restored.shape == hq.shape
+    lanczos = cv2.resize(cv2.imread(str(small)), hq.shape[1::-1], interpolation=cv2.INTER_LANCZOS4)
+    metrics = FaceMetrics()
+
+    def face(image: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(image[FACE_BOX][:, :, ::-1])
+
+    score = {name: metrics(face(im), face(hq), ["lpips", "psnr"])
+             for name, im in (("lanczos", lanczos), ("restored", restored))}
+    assert score["restored"]["lpips"] < score["lanczos"]["lpips"] - 0.01, score
+    assert score["restored"]["psnr"] > score["lanczos"]["psnr"] - 0.5, score

@@ -2,6 +2,9 @@
 # The plan for the next default model (issue #20): GPEN 128 px, the shipped architecture (narrow 0.25,
 # channel_multiplier 1, style_dim 256, n_mlp 8: 4.7 M parameters), a real GAN prior from FFHQ, then stage 2
 # with the paper's loss. Fixed before the long runs; what ships is the last checkpoint of the plan.
+# Outcome (2026-12-03): run to its end, evaluated, NOT shipped: lower LPIPS than the shipped model but faces melted
+# into the prior's swirls and PSNR 1.4-9 dB lower (training/README.md, "The successor"; tables in
+# training/results/gpen-ffhq-128-eval.md). Shipping it would be the evaluation command at the end with --write.
 # Hardware: 2-core AMD EPYC (AVX2), CPU only, fp32, runs resumed across sessions (--resume_from_checkpoint
 # latest); a lent GPU runs the same commands in chunks (training/gpu/chunk.py).
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage-2 pilots of the next default model (issue #20), run once the 128-px prior exists; they fix the long
+# Stage-2 pilots of the successor model (issue #20), run once the 128-px prior exists; they fix the long
 # run's settings (training/configs/gpen-ffhq-128.sh) and use training faces only. The pilots train on 792 clean
 # faces (ffhq/train/256 but its last 100 by name, + the 152 `train` faces of ../shared/data/faces) and are
 # judged on those last 100 (`/work/data/pilot-val`), which no pilot trains on. The rule, fixed before they run,
