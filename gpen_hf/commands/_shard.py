@@ -51,11 +51,9 @@ class Shard:
         """Every process's ``records``, in process order (all processes get the full list)."""
         if self.state is None:
             return list(records)
-        import torch.distributed as dist
+        from gpen_hf.distributed import all_gather_objects
 
-        everyone: list[list[Any] | None] = [None] * self.world
-        dist.all_gather_object(everyone, list(records))
-        return [r for part in everyone for r in (part or [])]
+        return [r for part in all_gather_objects(list(records)) for r in part]
 
     def label(self) -> str:
         return f" by {self.world} processes" if self.world > 1 else ""

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
+from ..distributed import all_gather_objects
 from .checkpointing import parameter_digest, save_checkpoint
 from .interrupts import SIGTERM_EXIT_STATUS, CheckpointSignals
 
@@ -186,7 +186,7 @@ class TrainingProgress:
                 "discriminator_digest": parameter_digest(unwrap(discriminator))}
         summary = {"step": self.global_step, **mine, "images_per_second": self.speed.images_per_second,
                    **{k: v for k, v in self.logs.items() if not math.isnan(v)},
-                   "processes": gather_object([mine])}
+                   "processes": all_gather_objects(mine)}
         if accelerator.is_main_process:
             path = Path(self.args.output_dir) / SUMMARY_FILE
             path.parent.mkdir(parents=True, exist_ok=True)
