@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from _torchrun import ROOT, torchrun
 
-ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 
 
 def launch(port: int, *args: str) -> subprocess.CompletedProcess:
-    # torchrun is what `accelerate launch` runs under the hood; on CPU the process group uses gloo
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-           "-m", "gpen_hf.cli", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=400, cwd=ROOT, check=False)
+    return torchrun(port, "-m", "gpen_hf.cli", *args)
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from _torchrun import torchrun
 
 # A switch interval of 100 s keeps the GIL away from gloo's worker threads until the main thread blocks, so a
 # worker still holding a gathered tensor at exit meets a finalising interpreter: with a plain
@@ -44,9 +38,6 @@ def test_outside_a_process_group_a_process_gets_its_own_object_back() -> None:
 def test_processes_exit_cleanly_right_after_gathering(tmp_path) -> None:
     script = tmp_path / "gather_and_exit.py"
     script.write_text(SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29537",
-           str(script)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT)}
     for _ in range(3):
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=ROOT, check=False)
+        proc = torchrun(29537, str(script), timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any, TypeVar
 
+from gpen_hf.distributed import all_gather_objects
+
 T = TypeVar("T")
 
 
@@ -49,10 +51,6 @@ class Shard:
 
     def gather(self, records: list[Any]) -> list[Any]:
         """Every process's ``records``, in process order (all processes get the full list)."""
-        if self.state is None:
-            return list(records)
-        from gpen_hf.distributed import all_gather_objects
-
         return [r for part in all_gather_objects(list(records)) for r in part]
 
     def label(self) -> str:
